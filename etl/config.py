@@ -1,0 +1,682 @@
+"""The one settings object: a TOML file read, interpolated and validated.
+
+`load_settings(path)` returns `Settings`, every section a frozen dataclass. Any string value may
+contain `${ENV_VAR}` (or `${ENV_VAR:-default}`) so secrets stay out of the file. Validation
+errors name the key (`source.lookback: …`) and say what is wrong; unknown keys are errors too,
+with a "did you mean" hint, because a typo must not silently fall back to a default.
+
+A section that is absent turns its stage off (`settings.onec is None` → nothing pushed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from etl.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "cdr1c.toml"
+CONFIG_ENV = "CDR1C_CONFIG"
+
+_ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def interpolate(value: str, key: str) -> str:
+    """Expand `${NAME}` / `${NAME:-default}` from the environment; unknown names are errors."""
+
+    def expand(m: re.Match[str]) -> str:
+        name, default = m["name"], m["default"]
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set", key)
+
+    return _ENV_REF.sub(expand, value)
+
+
+def parse_duration(value: Any, key: str) -> timedelta:
+    """`90` (seconds), `"90s"`, `"15m"`, `"6h"`, `"2d"`, `"1w"`, `"250ms"` → timedelta."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a duration such as '6h', got {value!r}", key)
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return timedelta(seconds=float(m["n"]) * _UNIT_SECONDS[m["unit"] or "s"])
+    raise ConfigError(f"expected a duration such as '90s', '15m', '6h' or '2d', got {value!r}", key)
+
+
+def local_zone_name() -> str:
+    """The IANA name of this host's zone (TZ, /etc/timezone, /etc/localtime), else 'UTC'."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and _zone_exists(tz):
+        return tz
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        if _zone_exists(name):
+            return name
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            name = target.split("zoneinfo/", 1)[1]
+            if _zone_exists(name):
+                return name
+    except OSError:
+        pass
+    return "UTC"
+
+
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+        return True
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+
+
+class Section:
+    """Typed, key-checked access to one TOML table; `done()` rejects keys nobody read."""
+
+    def __init__(self, table: dict[str, Any], path: str, base_dir: Path) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", path)
+        self.table = table
+        self.path = path
+        self.base_dir = base_dir
+        self._read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def has(self, name: str) -> bool:
+        return name in self.table
+
+    def raw(self, name: str, default: Any = None) -> Any:
+        self._read.add(name)
+        value = self.table.get(name, default)
+        if isinstance(value, str):
+            value = interpolate(value, self.key(name))
+        return value
+
+    def str(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.raw(name, default)
+        if value is None:
+            if required:
+                raise ConfigError("is required", self.key(name))
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"expected a string, got {type(value).__name__} {value!r}", self.key(name))
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(name, default)
+        if value not in choices:
+            raise ConfigError(f"must be one of {', '.join(choices)}; got {value!r}", self.key(name))
+        return str(value)
+
+    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.raw(name, default)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"expected a whole number, got {value!r}", self.key(name))
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"must be at least {minimum}, got {value}", self.key(name))
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"must be at most {maximum}, got {value}", self.key(name))
+        return value
+
+    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        value = self.raw(name, default)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"expected a number, got {value!r}", self.key(name))
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"must be at least {minimum}, got {value}", self.key(name))
+        return float(value)
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name, default)
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", self.key(name))
+        return value
+
+    def duration(self, name: str, default: str | int) -> timedelta:
+        return parse_duration(self.raw(name, default), self.key(name))
+
+    def zone(self, name: str, default: str) -> str:
+        value = self.str(name, default)
+        if not _zone_exists(value):
+            raise ConfigError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Moscow'",
+                self.key(name),
+            )
+        return str(value)
+
+    def regex(self, name: str, default: str) -> str:
+        value = self.str(name, default)
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ConfigError(f"not a valid regular expression: {exc}", self.key(name)) from None
+        return str(value)
+
+    def str_list(self, name: str, default: list[str] | None = None) -> list[str]:
+        value = self.raw(name, default if default is not None else [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"expected a list of strings, got {value!r}", self.key(name))
+        return [interpolate(v, self.key(name)) for v in value]
+
+    def regex_list(self, name: str, default: list[str]) -> list[str]:
+        values = self.str_list(name, default)
+        for v in values:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ConfigError(f"{v!r} is not a valid regular expression: {exc}", self.key(name)) from None
+        return values
+
+    def path_value(self, name: str, default: str | None = None, *, required: bool = False) -> Path | None:
+        value = self.str(name, default, required=required)
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def table_of(self, name: str) -> dict[str, Any]:
+        self._read.add(name)
+        value = self.table.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError("expected a table", self.key(name))
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self._read)
+        if unknown:
+            name = unknown[0]
+            close = difflib.get_close_matches(name, sorted(self._read), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown key{hint}", self.key(name))
+
+
+# --- sections -------------------------------------------------------------------------------
+
+FREEPBX_INBOUND_CONTEXTS = [r"^from-trunk", r"^from-pstn", r"^from-did", r"^ext-did", r"^from-zaptel", r"^from-dahdi"]
+FREEPBX_OUTBOUND_CONTEXTS = [r"^from-internal", r"^outbound-allroutes", r"^outrt-", r"^macro-dialout"]
+DEFAULT_TRUNK_CHANNELS: list[str] = []
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One PBX's CDR: `[source]` (named `default`) or `[source.NAME]`."""
+
+    name: str
+    url: str
+    table: str = "cdr"
+    timezone: str = "UTC"
+    lookback: timedelta = timedelta(hours=6)
+    chunk_size: int = 10_000
+    cursor: str = "auto"  # auto | calldate | start | id | addtime
+    identity: str = "auto"  # auto: uniqueid+sequence where sequence exists, else a row hash
+    csv_columns: tuple[str, ...] = ()  # cdr_custom files: the declared column order
+    encoding_fallback: str = "cp1251"
+    region: str = "RU"
+    extension_pattern: str = r"^\d{2,5}$"
+    inbound_contexts: tuple[str, ...] = tuple(FREEPBX_INBOUND_CONTEXTS)
+    outbound_contexts: tuple[str, ...] = tuple(FREEPBX_OUTBOUND_CONTEXTS)
+    trunk_channels: tuple[str, ...] = tuple(DEFAULT_TRUNK_CHANNELS)
+    csv_fallback: str | None = None  # a Master.csv written beside the database (verify + fill gaps)
+
+    @property
+    def is_csv(self) -> bool:
+        return self.url.startswith("csv://")
+
+
+@dataclass(frozen=True)
+class RecordingsSettings:
+    root: Path
+    url_base: str = ""
+    name_pattern: str = ""  # extra regex with a (?P<uniqueid>…) group
+    duration_tolerance: float = 3.0  # seconds between recording length and billsec
+
+
+@dataclass(frozen=True)
+class OnecSettings:
+    mode: str
+    url: str
+    user: str
+    password: str
+    timezone: str
+    register: str
+    event_document: str
+    event_call_id_field: str
+    key: tuple[str, ...]
+    fields: dict[str, str]
+    concurrency: int = 8
+    batch_size: int = 500
+    timeout: float = 30.0
+    first_timeout: float = 120.0
+    retries: int = 8
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    service_path: str = "hs/cdr1c/records"
+    extensions: dict[str, str] = field(default_factory=dict)  # extension → employee (TOML table)
+    metadata_cache: Path | None = None
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class ReportsSettings:
+    dir: Path
+    timezone: str
+    lang: str = "ru"
+    callback_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str
+    port: int
+    user: str
+    secret: str
+    channel: str = "PJSIP/{ext}"
+    context: str = "from-internal"
+    number_pattern: str = r"^\+?\d{1,20}$"
+    ivr_context: str = ""
+    extension_pattern: str = r"^\d{2,6}$"
+    hint_context: str = "ext-local"
+    auth: str = "md5"  # md5 | plain
+    ping_interval: float = 20.0
+    originate_timeout: float = 30.0
+    routing_dry_run: bool = False
+    routing_ring_timeout: int = 20
+    managers: dict[str, str] = field(default_factory=dict)  # caller number → extension
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    listen: str = "127.0.0.1:8765"
+    token: str = ""
+    originate_rate: str = "10/m"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    jobs: dict[str, str]  # job name → cron expression
+    misfire_grace: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything cdr1c knows about an installation. Absent sections are None (stage off)."""
+
+    path: Path | None
+    sources: dict[str, SourceSettings]
+    state: StateSettings
+    recordings: RecordingsSettings | None = None
+    onec: OnecSettings | None = None
+    reports: ReportsSettings | None = None
+    ami: AmiSettings | None = None
+    api: ApiSettings | None = None
+    schedule: ScheduleSettings | None = None
+    lock_dir: Path = Path("/tmp")
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the settings, for redaction of logs and messages."""
+        out: list[str] = []
+        for s in self.sources.values():
+            out.extend(_url_password(s.url))
+        out.extend(_url_password(self.state.url))
+        if self.onec:
+            out.append(self.onec.password)
+        if self.ami:
+            out.append(self.ami.secret)
+        if self.api:
+            out.append(self.api.token)
+        return [s for s in out if s]
+
+
+def _url_password(url: str) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    try:
+        pw = make_url(url).password
+        return [str(pw)] if pw else []
+    except Exception:
+        return []
+
+
+KNOWN_SECTIONS = ("source", "recordings", "onec", "state", "reports", "ami", "api", "schedule", "general")
+SCHEDULE_JOBS = ("sync", "recordings", "reconcile", "report", "verify", "prune")
+SOURCE_KEYS = (
+    "url table timezone lookback chunk_size cursor identity csv_columns encoding_fallback region "
+    "extension_pattern inbound_contexts outbound_contexts trunk_channels csv_fallback"
+).split()
+
+
+def _source(name: str, sec: Section) -> SourceSettings:
+    url = sec.str("url", required=True)
+    if url.startswith("csv://"):
+        p = Path(url[len("csv://") :]).expanduser()
+        if not p.is_absolute():
+            url = "csv://" + str((sec.base_dir / p).resolve())
+    elif "://" not in url:
+        raise ConfigError(
+            "expected an SQLAlchemy URL (mysql+pymysql://user:pw@host/asteriskcdrdb, "
+            "postgresql+psycopg://…, sqlite:///path) or csv:///path/Master.csv",
+            sec.key("url"),
+        )
+    cursor = sec.choice("cursor", "auto", ("auto", "calldate", "start", "id", "addtime"))
+    identity = sec.choice("identity", "auto", ("auto", "hash"))
+    region = sec.str("region", "RU").upper()
+    if not re.fullmatch(r"[A-Z]{2}", region):
+        raise ConfigError(f"expected a two-letter region code such as 'RU', got {region!r}", sec.key("region"))
+    enc = sec.str("encoding_fallback", "cp1251")
+    try:
+        "".encode(enc)
+    except LookupError:
+        raise ConfigError(f"unknown encoding {enc!r}", sec.key("encoding_fallback")) from None
+    csv_fallback = sec.path_value("csv_fallback")
+    out = SourceSettings(
+        name=name,
+        url=url,
+        table=sec.str("table", "cdr"),
+        timezone=sec.zone("timezone", local_zone_name()),
+        lookback=sec.duration("lookback", "6h"),
+        chunk_size=sec.int("chunk_size", 10_000, minimum=100, maximum=1_000_000),
+        cursor=cursor,
+        identity=identity,
+        csv_columns=tuple(sec.str_list("csv_columns")),
+        encoding_fallback=enc,
+        region=region,
+        extension_pattern=sec.regex("extension_pattern", r"^\d{2,5}$"),
+        inbound_contexts=tuple(sec.regex_list("inbound_contexts", FREEPBX_INBOUND_CONTEXTS)),
+        outbound_contexts=tuple(sec.regex_list("outbound_contexts", FREEPBX_OUTBOUND_CONTEXTS)),
+        trunk_channels=tuple(sec.regex_list("trunk_channels", DEFAULT_TRUNK_CHANNELS)),
+        csv_fallback=str(csv_fallback) if csv_fallback else None,
+    )
+    sec.done()
+    return out
+
+
+def _sources(raw: Any, base_dir: Path) -> dict[str, SourceSettings]:
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a table", "source")
+    # `[source] url = …` is one source named "default"; `[source.NAME]` tables are several.
+    if "url" in raw:
+        return {"default": _source("default", Section(raw, "source", base_dir))}
+    out: dict[str, SourceSettings] = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            close = difflib.get_close_matches(name, SOURCE_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"[source] needs `url` (or [source.NAME] tables){hint}", f"source.{name}")
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", name):
+            raise ConfigError("source names are 1–32 letters, digits, '-' or '_'", f"source.{name}")
+        out[name] = _source(name, Section(table, f"source.{name}", base_dir))
+    if not out:
+        raise ConfigError("needs `url` or at least one [source.NAME] table", "source")
+    return out
+
+
+DEFAULT_ONEC_FIELDS: dict[str, str] = {
+    "Источник": "source",
+    "ИдентификаторЗвонка": "uniqueid",
+    "Последовательность": "sequence",
+    "ИдентификаторСтроки": "row_id",
+    "ИдентификаторСвязи": "linkedid",
+    "Дата": "calldate",
+    "ВремяОтвета": "answer",
+    "ВремяОкончания": "end",
+    "CallerID": "clid",
+    "Источник_Номер": "src",
+    "Назначение": "dst",
+    "КонтекстНазначения": "dcontext",
+    "Канал": "channel",
+    "КаналНазначения": "dstchannel",
+    "ПоследнееПриложение": "lastapp",
+    "ПоследниеДанные": "lastdata",
+    "Длительность": "duration",
+    "ДлительностьРазговора": "billsec",
+    "Статус": "disposition",
+    "ФлагиАМА": "amaflags",
+    "КодСчета": "accountcode",
+    "ПолеПользователя": "userfield",
+    "DID": "did",
+    "ФайлЗаписи": "recordingfile",
+    "НомерАбонента": "cnum",
+    "ИмяАбонента": "cnam",
+    "ИмяНазначения": "dst_cnam",
+    "Направление": "direction",
+    "ВнешнийНомер": "external_number",
+    "ПутьКЗаписи": "recording_path",
+    "ДлительностьЗаписи": "recording_duration",
+    "Клиент": "client",
+    "Событие": "event",
+}
+DEFAULT_ONEC_KEY = ("Источник", "ИдентификаторСтроки")
+
+
+def _onec(sec: Section) -> OnecSettings:
+    mode = sec.choice("mode", "odata", ("odata", "http-service"))
+    url = sec.str("url", required=True).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError("expected the publication address, e.g. http://1c.local/crm", sec.key("url"))
+    fields = {str(k): str(v) for k, v in (sec.table_of("fields") or DEFAULT_ONEC_FIELDS).items()}
+    key = tuple(sec.str_list("key", list(DEFAULT_ONEC_KEY)))
+    for k in key:
+        if k not in fields:
+            raise ConfigError(f"key field {k!r} is not mapped in [onec.fields]", sec.key("key"))
+    extensions = {str(k): str(v) for k, v in sec.table_of("extensions").items()}
+    cache = sec.path_value("metadata_cache")
+    out = OnecSettings(
+        mode=mode,
+        url=url,
+        user=sec.str("user", ""),
+        password=sec.str("password", ""),
+        timezone=sec.zone("timezone", "Europe/Moscow"),
+        register=sec.str("register", "InformationRegister_ЗвонкиАТС"),
+        event_document=sec.str("event_document", "Document_Событие"),
+        event_call_id_field=sec.str("event_call_id_field", "ИдентификаторЗвонка"),
+        key=key,
+        fields=fields,
+        concurrency=sec.int("concurrency", 8, minimum=1, maximum=64),
+        batch_size=sec.int("batch_size", 500, minimum=1, maximum=10_000),
+        timeout=sec.float("timeout", 30.0, minimum=1),
+        first_timeout=sec.float("first_timeout", 120.0, minimum=1),
+        retries=sec.int("retries", 8, minimum=0, maximum=100),
+        ca_bundle=sec.str("ca_bundle"),
+        verify_tls=sec.bool("verify_tls", True),
+        service_path=sec.str("service_path", "hs/cdr1c/records").strip("/"),
+        extensions=extensions,
+        metadata_cache=cache,
+    )
+    sec.done()
+    return out
+
+
+def _ami(sec: Section) -> AmiSettings:
+    channel = sec.str("channel", "PJSIP/{ext}")
+    if "{ext}" not in channel:
+        raise ConfigError("the channel template must contain {ext}, e.g. 'PJSIP/{ext}'", sec.key("channel"))
+    out = AmiSettings(
+        host=sec.str("host", "127.0.0.1"),
+        port=sec.int("port", 5038, minimum=1, maximum=65535),
+        user=sec.str("user", required=True),
+        secret=sec.str("secret", required=True),
+        channel=channel,
+        context=sec.str("context", "from-internal"),
+        number_pattern=sec.regex("number_pattern", r"^\+?\d{1,20}$"),
+        ivr_context=sec.str("ivr_context", ""),
+        extension_pattern=sec.regex("extension_pattern", r"^\d{2,6}$"),
+        hint_context=sec.str("hint_context", "ext-local"),
+        auth=sec.choice("auth", "md5", ("md5", "plain")),
+        ping_interval=sec.float("ping_interval", 20.0, minimum=1),
+        originate_timeout=sec.float("originate_timeout", 30.0, minimum=1),
+        routing_dry_run=sec.bool("routing_dry_run", False),
+        routing_ring_timeout=sec.int("routing_ring_timeout", 20, minimum=1, maximum=300),
+        managers={str(k): str(v) for k, v in sec.table_of("managers").items()},
+    )
+    sec.done()
+    return out
+
+
+def _api(sec: Section) -> ApiSettings:
+    listen = sec.str("listen", "127.0.0.1:8765")
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}", listen):
+        raise ConfigError(f"expected HOST:PORT, got {listen!r}", sec.key("listen"))
+    token = sec.str("token", "")
+    if len(token) < 16:
+        raise ConfigError("set a random token of at least 16 characters (e.g. ${CDR1C_API_TOKEN})", sec.key("token"))
+    out = ApiSettings(listen=listen, token=token, originate_rate=sec.str("originate_rate", "10/m"))
+    sec.done()
+    return out
+
+
+def _schedule(sec: Section) -> ScheduleSettings:
+    from apscheduler.triggers.cron import CronTrigger
+
+    jobs: dict[str, str] = {}
+    for name in SCHEDULE_JOBS:
+        expr = sec.str(name)
+        if expr is None:
+            continue
+        try:
+            CronTrigger.from_crontab(expr)
+        except ValueError as exc:
+            raise ConfigError(f"not a cron expression ({exc})", sec.key(name)) from None
+        jobs[name] = expr
+    grace = sec.duration("misfire_grace", "5m")
+    sec.done()
+    return ScheduleSettings(jobs=jobs, misfire_grace=grace)
+
+
+def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
+    """Validate a parsed TOML document into `Settings` (the pure half of `load_settings`)."""
+    base_dir = path.parent if path else Path.cwd()
+    for name in data:
+        if name not in KNOWN_SECTIONS:
+            close = difflib.get_close_matches(name, KNOWN_SECTIONS, n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            raise ConfigError(f"unknown section{hint}", name)
+    if "source" not in data:
+        raise ConfigError("the [source] section is required (where Asterisk writes its CDR)", "source")
+    sources = _sources(data["source"], base_dir)
+
+    state_sec = Section(data.get("state", {}), "state", base_dir)
+    state_url = state_sec.str("url", f"sqlite:///{(base_dir / 'cdr1c-state.sqlite').as_posix()}")
+    if state_url.startswith("sqlite:///") and not state_url.startswith("sqlite:////"):
+        rel = state_url[len("sqlite:///") :]
+        if rel and rel != ":memory:" and not Path(rel).is_absolute():
+            state_url = f"sqlite:///{(base_dir / rel).resolve().as_posix()}"
+    state_sec.done()
+
+    recordings = None
+    if "recordings" in data:
+        sec = Section(data["recordings"], "recordings", base_dir)
+        root = sec.path_value("root", required=True)
+        assert root is not None
+        recordings = RecordingsSettings(
+            root=root,
+            url_base=sec.str("url_base", ""),
+            name_pattern=sec.regex("name_pattern", ""),
+            duration_tolerance=sec.float("duration_tolerance", 3.0, minimum=0),
+        )
+        sec.done()
+
+    onec = _onec(Section(data["onec"], "onec", base_dir)) if "onec" in data else None
+
+    reports = None
+    if "reports" in data:
+        sec = Section(data["reports"], "reports", base_dir)
+        rdir = sec.path_value("dir", "reports-out")
+        assert rdir is not None
+        reports = ReportsSettings(
+            dir=rdir,
+            timezone=sec.zone("timezone", local_zone_name()),
+            lang=sec.choice("lang", "ru", ("ru", "en")),
+            callback_hours=sec.float("callback_hours", 24.0, minimum=0),
+        )
+        sec.done()
+
+    ami = _ami(Section(data["ami"], "ami", base_dir)) if "ami" in data else None
+    api = _api(Section(data["api"], "api", base_dir)) if "api" in data else None
+    schedule = _schedule(Section(data["schedule"], "schedule", base_dir)) if "schedule" in data else None
+
+    general = Section(data.get("general", {}), "general", base_dir)
+    lock_dir = general.path_value("lock_dir", str(base_dir))
+    general.done()
+    assert lock_dir is not None
+
+    return Settings(
+        path=path,
+        sources=sources,
+        state=StateSettings(url=state_url),
+        recordings=recordings,
+        onec=onec,
+        reports=reports,
+        ami=ami,
+        api=api,
+        schedule=schedule,
+        lock_dir=lock_dir,
+    )
+
+
+def resolve_config_path(explicit: str | None) -> Path:
+    """`--config`, else `$CDR1C_CONFIG`, else `./cdr1c.toml`."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the TOML file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"configuration file {path} not found (use --config PATH, set {CONFIG_ENV}, "
+            "or start from cdr1c.example.toml)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_settings(data, path.resolve())

@@ -1,0 +1,56 @@
+"""One exception hierarchy and the exit codes a run ends with.
+
+Every failure a human must act on has a type here; the CLI maps the type to an exit code, so
+cron, systemd and monitoring can tell "fix the config" from "the PBX database is down".
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every `cdr1c` command (documented in the README and `--help`)."""
+
+    OK = 0
+    FAILED = 1  # unexpected error: a bug or an unhandled condition; the log has the traceback
+    CONFIG = 2  # the configuration (or the command line) is wrong
+    SOURCE_UNREACHABLE = 3  # a CDR source or the state store cannot be reached
+    ONEC_UNREACHABLE = 4  # the 1C publication cannot be reached or refuses us
+    NEEDS_ATTENTION = 5  # finished, but rows were quarantined or records dead-lettered
+    LOCKED = 6  # another run of the same job holds the lock; nothing was done
+    MISMATCH = 7  # `verify` found counts that disagree
+
+
+class Cdr1cError(Exception):
+    """Base of every error cdr1c raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+class ConfigError(Cdr1cError):
+    """The configuration is invalid; the message names the key and what is wrong."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+class SourceUnreachable(Cdr1cError):
+    """A CDR source or the state store could not be opened or queried."""
+
+    exit_code = ExitCode.SOURCE_UNREACHABLE
+
+
+class OnecUnreachable(Cdr1cError):
+    """The 1C publication did not answer, or refused the credentials."""
+
+    exit_code = ExitCode.ONEC_UNREACHABLE
+
+
+class LockHeld(Cdr1cError):
+    """Another process runs the same job on the same source."""
+
+    exit_code = ExitCode.LOCKED

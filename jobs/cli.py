@@ -1,0 +1,255 @@
+"""The `cdr1c` command: one click group, one thin function per verb.
+
+Each verb loads the settings, calls the job module (which composes `etl/` parts) and turns the
+outcome into an exit code. Errors that need a human are `Cdr1cError`s: their message is printed
+(with secrets masked) and their exit code returned; anything else is a bug and exits 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from etl.config import Settings, load_settings, resolve_config_path
+from etl.errors import Cdr1cError, ExitCode
+from etl.logs import setup_logging
+from etl.secrets import redact
+
+log = logging.getLogger("cdr1c")
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  everything done
+  1  unexpected error (a bug; the log has the traceback)
+  2  configuration or command-line error
+  3  a CDR source or the state store is unreachable
+  4  the 1C publication is unreachable or refuses the credentials
+  5  finished, but rows were quarantined or records dead-lettered
+  6  another run of the same job holds the lock; nothing was done
+  7  verify found counts that disagree
+"""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    """What every verb needs: where the config is and how to log."""
+
+    def __init__(self, config: str | None, log_format: str, verbose: int) -> None:
+        self.config_path = resolve_config_path(config)
+        self.log_format = log_format
+        self.level = logging.DEBUG if verbose else logging.INFO
+        self._settings: Settings | None = None
+        setup_logging(log_format, self.level)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+            setup_logging(self.log_format, self.level, self._settings.secrets())
+        return self._settings
+
+
+def _secrets_of(ctx: Ctx | None) -> list[str]:
+    if ctx is not None and ctx._settings is not None:
+        return ctx._settings.secrets()
+    return []
+
+
+def run_job(ctx: Ctx, fn: Callable[[], ExitCode | int | None]) -> None:
+    """Run `fn`, print a failure as one clear line, and exit with the right code."""
+    try:
+        code = fn()
+    except Cdr1cError as exc:
+        click.echo(f"error: {redact(str(exc), _secrets_of(ctx))}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception:
+        log.exception("unexpected error")
+        sys.exit(int(ExitCode.FAILED))
+    sys.exit(int(code or 0))
+
+
+def _date(_: click.Context, __: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}") from None
+
+
+def date_range(fn: F) -> F:
+    fn = click.option("--until", callback=_date, metavar="DATE", help="last day, inclusive (YYYY-MM-DD)")(fn)
+    fn = click.option("--since", callback=_date, metavar="DATE", help="first day (YYYY-MM-DD)")(fn)
+    return fn
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="configuration file (default: $CDR1C_CONFIG, then ./cdr1c.toml)",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="log lines for people or JSON lines for a log collector",
+)
+@click.option("-v", "--verbose", count=True, help="debug logging")
+@click.version_option(package_name="cdr1c")
+@click.pass_context
+def cli(click_ctx: click.Context, config: str | None, log_format: str, verbose: int) -> None:
+    """cdr1c: Asterisk call records, recordings and live telephony for 1C:Enterprise.
+
+    Reads Asterisk CDR incrementally into a local ledger, pushes an exact copy into a 1C
+    information register, reconciles calls with 1C events, renders call-history reports and
+    bridges AMI to 1C. Start with `cdr1c demo`, then write a cdr1c.toml (see
+    cdr1c.example.toml) and run `cdr1c check`.
+    """
+    click_ctx.obj = Ctx(config, log_format, verbose)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--dir", "out_dir", default="demo-out", show_default=True, type=click.Path(path_type=Path),
+              help="where the sample PBX, the ledger and the reports are written")
+@click.option("--calls", default=400, show_default=True, help="how many calls the sample PBX history has")
+@click.option("--seed", default=1, show_default=True, help="random seed (same seed, same history)")
+@click.pass_obj
+def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int) -> None:
+    """Build a sample FreePBX PBX and run the whole pipeline on it.
+
+    Creates a SQLite CDR database with the FreePBX columns, WAV recordings in the YYYY/MM/DD
+    layout and a config file in DIR, runs it through every stage that exists and prints where
+    to look. Needs no database server and no network.
+    """
+    from jobs import demo as job
+
+    run_job(ctx, lambda: job.run(out_dir, calls=calls, seed=seed))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.pass_obj
+def check(ctx: Ctx) -> None:
+    """Validate the configuration and reach every configured system.
+
+    Opens each CDR source (and lists the columns it found), the state store, and — where
+    configured — the 1C publication, its $metadata and the AMI port. Prints one line per check.
+    """
+    from jobs import check as job
+
+    run_job(ctx, lambda: job.run(ctx.settings))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--dry-run", is_flag=True, help="read and normalise, print what would change, write nothing")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)")
+@click.pass_obj
+def sync(ctx: Ctx, dry_run: bool, sources: tuple[str, ...]) -> None:
+    """One incremental run: CDR → recordings → reconcile → push.
+
+    Reads rows past each source's cursor (minus the look-back window, because Asterisk writes a
+    row at hang-up), de-duplicates them on their identity, stores them in the ledger and moves
+    the cursor only after the commit. Safe to run again at any time: a re-run with nothing new
+    changes nothing.
+    """
+    from jobs import sync as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, dry_run=dry_run, only=sources))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--since", callback=_date, metavar="DATE", required=True, help="first day (YYYY-MM-DD)")
+@click.option("--until", callback=_date, metavar="DATE", required=True, help="last day, inclusive")
+@click.option("--dry-run", is_flag=True, help="count and show a sample of what would be sent; write nothing")
+@click.option("--no-push", is_flag=True, help="load into the ledger but do not push to 1C")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)")
+@click.pass_obj
+def backfill(ctx: Ctx, since: date, until: date, dry_run: bool, no_push: bool, sources: tuple[str, ...]) -> None:
+    """Load a bounded date range, independent of the live cursor.
+
+    Resumable: an interrupted backfill started again with the same range continues where it
+    stopped. Shows a progress bar on a terminal.
+    """
+    from jobs import backfill as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until, dry_run=dry_run,
+                                 push=not no_push, only=sources))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@date_range
+@click.pass_obj
+def reconcile(ctx: Ctx, since: date | None, until: date | None) -> None:
+    """Match calls with 1C events and write the reconciliation report (CSV + JSON)."""
+    from jobs import reconcile as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--client", "client", metavar="ID", help="only this client (1C reference or phone number)")
+@date_range
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: [reports] dir)")
+@click.pass_obj
+def report(ctx: Ctx, client: str | None, since: date | None, until: date | None, out_dir: Path | None) -> None:
+    """Render the HTML reports: index, per client, reconciliation, data quality."""
+    from jobs import report as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, client=client, since=since, until=until, out_dir=out_dir))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@date_range
+@click.pass_obj
+def verify(ctx: Ctx, since: date | None, until: date | None) -> None:
+    """Compare source, ledger and 1C register counts per day; exit 7 on a mismatch."""
+    from jobs import verify as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object for scripts and monitoring")
+@click.pass_obj
+def status(ctx: Ctx, as_json: bool) -> None:
+    """Cursors, row and call counts, quarantine, outbox backlog, dead letters, last runs."""
+    from jobs import status as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, as_json=as_json))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.pass_obj
+def schedule(ctx: Ctx) -> None:
+    """Run the jobs of [schedule] with APScheduler until SIGTERM or Ctrl-C."""
+    from jobs import scheduler as job
+
+    run_job(ctx, lambda: job.run(ctx.settings))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.pass_obj
+def live(ctx: Ctx) -> None:
+    """The AMI bridge and its HTTP API for 1C (click-to-call, intercept, spy, line status)."""
+    from jobs import live as job
+
+    run_job(ctx, lambda: job.run(ctx.settings))
+
+
+def main() -> None:
+    cli(prog_name="cdr1c")
