@@ -1,0 +1,8 @@
+"""Every table of the ledger, imported so that `metadata` knows them all.
+
+Stage modules define their tables on `etl.store.metadata`; list each module here once.
+"""
+
+from etl import store  # noqa: F401
+
+metadata = store.metadata

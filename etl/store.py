@@ -1,0 +1,346 @@
+"""The ledger (local state store): any SQLAlchemy database, SQLite file by default.
+
+Tables are SQLAlchemy Core objects on one `metadata`; stage modules that need their own
+tables (outbox, recordings, reconciliation, …) define them on this same `metadata` and are
+listed in `etl.schema`, which `Ledger.open()` imports before creating missing tables.
+
+Times of calls and rows are stored as integer microseconds since the epoch, UTC (`*_us`
+columns): unambiguous, identical on every back-end, and cheap to write in bulk. Bookkeeping
+times (runs, cursors) use `UTCDateTime`, which returns aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+
+from etl.errors import SourceUnreachable
+from etl.secrets import mask_url
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out; stored naive UTC (portable across back-ends)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The CDR columns as Asterisk names them, in FreePBX order, plus upstream columns.
+CDR_TEXT_COLUMNS = (
+    "clid",
+    "src",
+    "dst",
+    "dcontext",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "disposition",
+    "amaflags",
+    "accountcode",
+    "uniqueid",
+    "userfield",
+    "did",
+    "recordingfile",
+    "cnum",
+    "cnam",
+    "outbound_cnum",
+    "outbound_cnam",
+    "dst_cnam",
+    "linkedid",
+    "peeraccount",
+)
+CDR_INT_COLUMNS = ("duration", "billsec", "sequence")
+CDR_TIME_COLUMNS = ("calldate", "answer", "end")
+DERIVED_COLUMNS = ("direction", "external_number", "extension")
+
+cdr_rows = Table(
+    "cdr_rows",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("row_id", String(200), primary_key=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("calldate_us", BigInteger, nullable=False),
+    Column("answer_us", BigInteger),
+    Column("end_us", BigInteger),
+    *[
+        Column(name, String(150) if name in ("uniqueid", "linkedid") else Text, nullable=False, default="")
+        for name in CDR_TEXT_COLUMNS
+    ],
+    Column("duration", Integer, nullable=False),
+    Column("billsec", Integer, nullable=False),
+    Column("sequence", Integer),
+    Column("direction", String(10), nullable=False),
+    Column("external_number", String(32)),
+    Column("extension", String(32)),
+    Column("loaded_us", BigInteger, nullable=False),
+    Index("ix_cdr_rows_calldate", "source", "calldate_us"),
+    Index("ix_cdr_rows_linkedid", "source", "linkedid"),
+    Index("ix_cdr_rows_uniqueid", "source", "uniqueid"),
+    Index("ix_cdr_rows_loaded", "loaded_us"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("linkedid", String(150), primary_key=True),
+    Column("start_us", BigInteger, nullable=False),
+    Column("answer_us", BigInteger),
+    Column("end_us", BigInteger, nullable=False),
+    Column("wait", Integer, nullable=False),
+    Column("talk", Integer, nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("external_number", String(32)),
+    Column("extension", String(32)),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("legs", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Index("ix_calls_start", "source", "start_us"),
+    Index("ix_calls_number", "external_number"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("column", String(32), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("row_key", String(32), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("run_id", Integer),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(32), nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("exit_code", Integer),
+    Column("summary", Text, nullable=False, default="{}"),
+    Index("ix_runs_job", "job", "started"),
+)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the project's defaults: pure-Python drivers unless the URL names one,
+    SQLite in WAL mode with its folder created, pool pre-ping for servers."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if parsed.get_backend_name() == "mysql":
+        parsed = parsed.update_query_dict({"charset": parsed.query.get("charset", "utf8mb4")})
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _insert_for(conn: Connection, table: Table) -> Any:
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        return mysql_insert(table)
+    raise NotImplementedError(f"no upsert for dialect {name}")
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows, leaving any row whose primary key exists untouched."""
+    if not rows:
+        return
+    stmt = _insert_for(conn, table)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        pk = table.primary_key.columns.values()[0].name
+        stmt = stmt.on_duplicate_key_update({pk: stmt.inserted[pk]})
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    conn.execute(stmt, list(rows))
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], update: Iterable[str]) -> None:
+    """Insert rows, or update the `update` columns of the row with the same primary key."""
+    if not rows:
+        return
+    cols = list(update)
+    stmt = _insert_for(conn, table)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in cols})
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={c: stmt.excluded[c] for c in cols},
+        )
+    conn.execute(stmt, list(rows))
+
+
+class Ledger:
+    """The state store: opening, schema, transactions and the shared bookkeeping."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> Ledger:
+        try:
+            engine = make_engine(url)
+            ledger = cls(engine)
+            if create:
+                ledger.create_schema()
+            return ledger
+        except SQLAlchemyError as exc:
+            raise SourceUnreachable(f"state store {mask_url(url)}: {_short(exc)}") from None
+
+    def create_schema(self) -> None:
+        import etl.schema  # noqa: F401  (registers every stage's tables on `metadata`)
+
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # --- cursors --------------------------------------------------------------------------
+    def get_cursor(self, source: str) -> tuple[str, str] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(cursors.c.column, cursors.c.value).where(cursors.c.source == source)
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    @staticmethod
+    def set_cursor(conn: Connection, source: str, column: str, value: str) -> None:
+        upsert(
+            conn,
+            cursors,
+            [{"source": source, "column": column, "value": value, "updated": now_utc()}],
+            update=("column", "value", "updated"),
+        )
+
+    # --- runs -----------------------------------------------------------------------------
+    def start_run(self, job: str) -> int:
+        with self.begin() as conn:
+            result = conn.execute(
+                runs.insert().values(job=job, started=now_utc(), status="running", summary="{}")
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def finish_run(self, run_id: int, status: str, exit_code: int, summary: Mapping[str, Any]) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    finished=now_utc(),
+                    status=status,
+                    exit_code=exit_code,
+                    summary=json.dumps(summary, ensure_ascii=False, default=str),
+                )
+            )
+
+    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings().all()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["summary"] = json.loads(d["summary"] or "{}")
+            out.append(d)
+        return out
+
+    # --- counts ---------------------------------------------------------------------------
+    def count(self, table: Table, **where: Any) -> int:
+        stmt = select(func.count()).select_from(table)
+        for k, v in where.items():
+            stmt = stmt.where(table.c[k] == v)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return mask_url(text.splitlines()[0] if text else type(exc).__name__)
