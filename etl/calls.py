@@ -1,0 +1,140 @@
+"""Pure transform: the legs (CDR rows) of calls → one record per call (linkedid).
+
+Rules (docs/normalisation.md):
+- a call is every row sharing a linkedid; start = first leg's start, end = last leg's end;
+- a leg counts as *answered by a person* when its disposition is ANSWERED and it has a
+  destination channel: an IVR or `Hangup` leg is "answered" by the dialplan, not by anyone;
+- talk = the length of the union of the answered legs' [answer, end] intervals, so parallel
+  ring-group attempts and the overlapping legs of an attended transfer are never counted twice;
+- wait = first person's answer − start (or the whole call when nobody answered);
+- attempts = distinct destination channels dialled (ring groups and queues ring several);
+- outcome: answered, else missed with the reason: busy, no answer, failed, congestion,
+  cancel, or ivr (the caller left before anyone was dialled).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from etl.normalise import channel_extension
+
+US = 1_000_000
+CALL_COLUMNS = (
+    "source",
+    "linkedid",
+    "start_us",
+    "answer_us",
+    "end_us",
+    "wait",
+    "talk",
+    "direction",
+    "external_number",
+    "extension",
+    "outcome",
+    "reason",
+    "legs",
+    "attempts",
+)
+# When nobody answered, the "strongest" disposition names the reason.
+_REASON_ORDER = {"BUSY": 0, "CONGESTION": 1, "FAILED": 2, "CANCEL": 3, "NO ANSWER": 4}
+_SPY_APPS = {"ChanSpy", "ExtenSpy"}
+
+
+def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (source, linkedid) from all the legs of those calls."""
+    if legs.empty:
+        return pd.DataFrame(columns=list(CALL_COLUMNS))
+    df = legs.copy()
+    seq = df["sequence"] if "sequence" in df.columns else pd.Series(0, index=df.index)
+    df["_seq"] = pd.to_numeric(seq, errors="coerce").fillna(0)
+    df = df.sort_values(["source", "linkedid", "calldate_us", "_seq"], kind="stable")
+    has_dst = df["dstchannel"].fillna("").astype(str).str.len() > 0
+    spy = df["lastapp"].isin(_SPY_APPS)
+    person = (df["disposition"] == "ANSWERED") & (has_dst | spy)
+    df["_person"] = person
+    df["_ans"] = df["answer_us"].where(person)
+    df["_end"] = df["end_us"].where(person)
+    df["_dst"] = df["dstchannel"].where(has_dst)
+    dst_ext = df["dstchannel"].map({v: channel_extension(v) for v in pd.unique(df["dstchannel"])})
+    df["_ans_ext"] = dst_ext.where(dst_ext.notna(), df["extension"]).where(person)
+    df["_reason_rank"] = df["disposition"].map(_REASON_ORDER)
+
+    g = df.groupby(["source", "linkedid"], sort=False)
+    out = g.agg(
+        start_us=("calldate_us", "min"),
+        end_us=("end_us", "max"),
+        answer_us=("_ans", "min"),
+        legs=("row_id", "size"),
+        attempts=("_dst", "nunique"),
+        direction=("direction", "first"),
+        external_number=("external_number", "first"),
+        first_ext=("extension", "first"),
+        answered_legs=("_person", "sum"),
+        reason_rank=("_reason_rank", "min"),
+    ).reset_index()
+
+    # who answered first (rows are sorted by time within the call)
+    answered_rows = df[person].sort_values(["source", "linkedid", "answer_us"], kind="stable")
+    first_answer = answered_rows.groupby(["source", "linkedid"], sort=False)["_ans_ext"].first()
+    out = out.merge(first_answer.rename("answered_by").reset_index(), on=["source", "linkedid"], how="left")
+
+    out["talk"] = _talk_seconds(df[person], out)
+    answered = out["answered_legs"] > 0
+    out["answer_us"] = out["answer_us"].where(answered)
+    start = out["start_us"].astype("int64")
+    out["wait"] = np.where(
+        answered,
+        (out["answer_us"].fillna(0).astype("int64") - start) // US,
+        (out["end_us"].astype("int64") - start) // US,
+    )
+    out["wait"] = out["wait"].clip(lower=0)
+    # the employee: who answered an inbound or internal call, who dialled an outbound one
+    take_answerer = out["answered_by"].notna() & (out["direction"] != "outbound")
+    out["extension"] = out["answered_by"].where(take_answerer, out["first_ext"])
+    reasons = {v: k.lower() for k, v in _REASON_ORDER.items()}
+    out["outcome"] = np.where(answered, "answered", "missed")
+    missed_reason = out["reason_rank"].map(reasons).fillna("ivr")
+    out["reason"] = np.where(answered, "", missed_reason)
+    # external number: the first leg that has one
+    ext_num = df.dropna(subset=["external_number"]).groupby(["source", "linkedid"], sort=False)["external_number"].first()
+    out = out.drop(columns=["external_number"]).merge(
+        ext_num.rename("external_number").reset_index(), on=["source", "linkedid"], how="left"
+    )
+    out["legs"] = out["legs"].astype("int64")
+    out["attempts"] = out["attempts"].astype("int64")
+    out["talk"] = out["talk"].astype("int64")
+    out["wait"] = out["wait"].astype("int64")
+    return out.loc[:, list(CALL_COLUMNS)]
+
+
+def _talk_seconds(answered: pd.DataFrame, calls: pd.DataFrame) -> pd.Series:
+    """Union of answered intervals per call, in whole seconds, aligned with `calls`."""
+    if answered.empty:
+        return pd.Series(0, index=calls.index, dtype="int64")
+    a = answered[["source", "linkedid", "_ans", "_end"]].dropna()
+    a = a.assign(_ans=a["_ans"].astype("int64"), _end=a["_end"].astype("int64"))
+    counts = a.groupby(["source", "linkedid"], sort=False).size()
+    single = counts[counts == 1].index
+    keyed = a.set_index(["source", "linkedid"])
+    talk: dict[tuple[Any, Any], int] = {}
+    one = keyed.loc[keyed.index.isin(single)]
+    for key, dur in zip(one.index, (one["_end"] - one["_ans"]).clip(lower=0), strict=True):
+        talk[key] = int(dur)
+    multi = keyed.loc[~keyed.index.isin(single)].sort_values("_ans", kind="stable")
+    for key, grp in multi.groupby(level=[0, 1], sort=False):
+        total, cur_s, cur_e = 0, None, None
+        for s, e in zip(grp["_ans"].to_numpy(), grp["_end"].to_numpy(), strict=True):
+            if cur_e is None or s > cur_e:
+                if cur_e is not None and cur_s is not None:
+                    total += max(0, cur_e - cur_s)
+                cur_s, cur_e = s, e
+            else:
+                cur_e = max(cur_e, e)
+        if cur_e is not None and cur_s is not None:
+            total += max(0, cur_e - cur_s)
+        talk[key] = total
+    keys = list(zip(calls["source"], calls["linkedid"], strict=True))
+    return pd.Series([talk.get(k, 0) // US for k in keys], index=calls.index, dtype="int64")

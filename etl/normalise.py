@@ -1,0 +1,427 @@
+"""Pure transforms: a chunk of raw CDR rows → ledger rows + quarantined rows.
+
+No I/O here. Every step works on whole columns (pandas), and per-value Python work is done
+once per *distinct* value (dispositions, contexts, numbers), not once per row, so the cost per
+row stays small. The input columns are named as Asterisk names the CDR (`calldate` or `start`,
+`answer`, `end`, `clid`, …); anything missing is filled with the CDR's own empty value.
+
+Decisions (documented in docs/normalisation.md):
+- times are wall-clock in the source's zone; they become UTC. In the hour repeated when DST
+  ends, the instant closest to the epoch in Asterisk's uniqueid (`<epoch>.<n>`) is chosen, and
+  the earlier instant when the uniqueid carries no epoch; times inside the skipped spring hour
+  are shifted forward. Sentinels (`0000-00-00`, `1000-01-01`, `1970-01-01`) mean "empty".
+- a row whose identity or times cannot be understood goes to quarantine with the reason and
+  its raw values; it never stops the chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from etl.phones import PhoneNormaliser
+from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
+
+DISPOSITIONS = {0: "NO ANSWER", 1: "NULL", 2: "FAILED", 4: "BUSY", 8: "ANSWERED", 16: "CONGESTION", 32: "CANCEL"}
+AMAFLAGS = {0: "NONE", 1: "OMIT", 2: "BILLING", 3: "DOCUMENTATION"}
+MIN_VALID = pd.Timestamp("1971-01-01")  # below: a sentinel (0000-00-00, 1000-01-01, 1970-01-01)
+MAX_UNIQUEID = 150
+SEP = "\x1f"
+# Columns whose text callers and trunks control: where cp1251 and cut UTF-8 turn up.
+HOSTILE_TEXT = ("clid", "cnam", "dst_cnam", "outbound_cnam", "lastdata", "userfield", "src", "dst", "cnum")
+_EPOCH_IN_UNIQUEID = re.compile(r"(?:^|-)(\d{9,11})\.\d+$")
+_EXT_IN_CHANNEL = re.compile(r"^[A-Za-z0-9_]+/(?P<ext>[^@\-/;]+)")
+_STAR = re.compile(r"^\*")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What normalisation needs to know about one source."""
+
+    source: str
+    timezone: str = "UTC"
+    region: str = "RU"
+    extension_pattern: str = r"^\d{2,5}$"
+    inbound_contexts: tuple[str, ...] = ()
+    outbound_contexts: tuple[str, ...] = ()
+    trunk_channels: tuple[str, ...] = ()
+    encoding_fallback: str = "cp1251"
+    identity: str = "sequence"  # "sequence": uniqueid + sequence; "hash": a hash of the row
+    now_us: int | None = None  # rows later than now + 1 day are impossible
+
+
+@dataclass
+class Normalised:
+    rows: pd.DataFrame
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0  # identical rows seen twice in the same chunk
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def decode_bytes(value: bytes, fallback: str = "cp1251") -> str:
+    """UTF-8 when it is; UTF-8 cut inside the last character loses only that fragment;
+    otherwise the fallback encoding (cp1251 by default), which never fails for 8-bit text."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(value) - 3:
+            try:
+                return value[: exc.start].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+    try:
+        return value.decode(fallback)
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _text_column(series: pd.Series, fallback: str, hostile: bool) -> pd.Series:
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind == "empty":
+        return pd.Series([""] * len(series), index=series.index, dtype=object)
+    if kind != "string":
+
+        def fix(v: Any) -> str:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return ""
+            if isinstance(v, bytes | bytearray | memoryview):
+                return decode_bytes(bytes(v), fallback)
+            return str(v)
+
+        series = series.map(fix)
+    else:
+        series = series.fillna("")
+    if hostile:
+        has_nul = series.str.contains("\x00", regex=False)
+        if has_nul.any():  # PostgreSQL cannot store NUL in text: keep the row, mark the byte
+            series = series.where(~has_nul, series.str.replace("\x00", "\ufffd", regex=False))
+    return series.astype(object)
+
+
+# --- times ---------------------------------------------------------------------------------
+
+
+def _parse_times(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Naive datetimes (NaT where empty or sentinel) and a mask of values that were present
+    but could not be read as a date."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = series
+        if getattr(series.dt, "tz", None) is not None:
+            parsed = series.dt.tz_localize(None)
+        bad = pd.Series(False, index=series.index)
+    else:
+        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        present = series.notna() & (series.astype(str).str.strip() != "")
+        raw = series.astype(str).str.strip()
+        zero_like = raw.str.match(r"^0000-00-00") | raw.str.match(r"^0+$")
+        bad = present & parsed.isna() & ~zero_like
+    parsed = parsed.astype("datetime64[us]")
+    parsed = parsed.where(parsed >= MIN_VALID)
+    return parsed, bad
+
+
+def _uniqueid_epoch_us(uniqueid: pd.Series) -> pd.Series:
+    epoch = uniqueid.str.extract(_EPOCH_IN_UNIQUEID, expand=False)
+    return pd.to_numeric(epoch, errors="coerce") * 1_000_000
+
+
+def to_utc_us(local: pd.Series, zone: str, hint_us: pd.Series | None = None) -> pd.Series:
+    """Wall-clock times in `zone` → int64 µs since the epoch (UTC); NaT → NA.
+
+    Ambiguous times (the repeated DST hour) take the instant closest to `hint_us` where a hint
+    exists, else the earlier instant; non-existent times move forward past the gap.
+    """
+    if zone in ("UTC", "Etc/UTC"):
+        return _as_us(local)
+    early = local.dt.tz_localize(zone, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
+    late = local.dt.tz_localize(zone, ambiguous=np.zeros(len(local), dtype=bool), nonexistent="shift_forward")
+    early_us, late_us = _as_us(early), _as_us(late)
+    differs = early_us.ne(late_us) & early_us.notna()
+    if not differs.any():
+        return early_us
+    out = early_us.copy()
+    if hint_us is not None:
+        use_late = differs & hint_us.notna() & ((late_us - hint_us).abs() < (early_us - hint_us).abs())
+        out = out.where(~use_late, late_us)
+    return out
+
+
+def _as_us(series: pd.Series) -> pd.Series:
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    values = series.astype("datetime64[us]")
+    out = pd.Series(values.to_numpy().astype("int64"), index=series.index, dtype="Int64")
+    return out.mask(values.isna())
+
+
+# --- enums ---------------------------------------------------------------------------------
+
+
+def _map_unique(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    mapping: dict[Hashable, Any] = {v: fn(v) for v in pd.unique(series)}
+    return series.map(mapping)
+
+
+def _disposition(v: Any) -> str:
+    text = "" if v is None else str(v).strip()
+    if text.lstrip("-").isdigit():
+        return DISPOSITIONS.get(int(text), text)
+    return text.upper()
+
+
+def _amaflags(v: Any) -> str:
+    text = "" if v is None else str(v).strip()
+    if text.lstrip("-").isdigit():
+        return AMAFLAGS.get(int(text), text)
+    return text.upper()
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+def _digest(values: Iterable[str]) -> list[str]:
+    return [hashlib.blake2b(v.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for v in values]
+
+
+def _joined(frame: pd.DataFrame, columns: Iterable[str]) -> list[str]:
+    cols = [frame[c].astype(str).fillna("").to_numpy(dtype=object) for c in columns]
+    return [SEP.join(parts) for parts in zip(*cols, strict=True)] if cols else []
+
+
+def raw_json(row: dict[str, Any]) -> str:
+    """A faithful JSON image of a raw row (bytes kept as hex)."""
+
+    def enc(v: Any) -> Any:
+        if isinstance(v, bytes | bytearray | memoryview):
+            return {"hex": bytes(v).hex()}
+        if v is None or isinstance(v, str | int | bool):
+            return v
+        if isinstance(v, float):
+            return None if np.isnan(v) else v
+        return str(v)
+
+    return json.dumps({k: enc(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
+
+
+# --- direction ----------------------------------------------------------------------------
+
+
+class Directions:
+    """Inbound / outbound / internal from contexts, channels and which side is an extension."""
+
+    def __init__(self, opts: Options) -> None:
+        self.phones = PhoneNormaliser(opts.region, opts.extension_pattern)
+        self.inbound = [re.compile(p) for p in opts.inbound_contexts]
+        self.outbound = [re.compile(p) for p in opts.outbound_contexts]
+        self.trunks = [re.compile(p) for p in opts.trunk_channels]
+
+    def apply(self, f: pd.DataFrame) -> pd.DataFrame:
+        ext = self.phones.is_extension
+        src_ext = _map_unique(f["src"], ext).astype(bool)
+        dst_ext = _map_unique(f["dst"], ext).astype(bool)
+        in_ctx = _map_unique(f["dcontext"], lambda v: any(p.search(v) for p in self.inbound)).astype(bool)
+        out_ctx = _map_unique(f["dcontext"], lambda v: any(p.search(v) for p in self.outbound)).astype(bool)
+        trunk = (
+            _map_unique(f["channel"], lambda v: any(p.search(v) for p in self.trunks)).astype(bool)
+            if self.trunks
+            else pd.Series(False, index=f.index)
+        )
+        src_num = _map_unique(f["src"], self.phones.external)
+        dst_num = _map_unique(f["dst"], self.phones.external)
+        dst_chan_ext = _map_unique(f["dstchannel"], channel_extension)
+        chan_ext = _map_unique(f["channel"], channel_extension)
+
+        chan_is_ext = dst_chan_ext.map(ext, na_action="ignore").fillna(False).astype(bool)
+        inbound = in_ctx | trunk | (~src_ext & src_num.notna())
+        internal = ~inbound & src_ext & (dst_ext | chan_is_ext | (out_ctx & dst_num.isna()))
+        outbound = ~inbound & ~internal & (src_ext | out_ctx) & dst_num.notna()
+        direction = np.select([inbound, internal, outbound], ["inbound", "internal", "outbound"], "unknown")
+
+        # the phone that rang (from the destination channel) names the employee better than
+        # dst, which may be a ring group or queue number
+        inbound_ext = dst_chan_ext.where(chan_is_ext, f["dst"].where(dst_ext))
+        outbound_ext = f["src"].where(src_ext, f["cnum"].where(_map_unique(f["cnum"], ext).astype(bool)))
+        outbound_ext = outbound_ext.fillna(chan_ext.where(chan_ext.map(ext, na_action="ignore") == True))  # noqa: E712
+        extension = np.select([inbound, internal | outbound], [inbound_ext, outbound_ext], None)
+        external = np.select([inbound, outbound], [src_num, dst_num], None)
+        return pd.DataFrame(
+            {"direction": direction, "external_number": external, "extension": extension}, index=f.index
+        ).astype(object)
+
+
+def channel_extension(channel: str) -> str | None:
+    m = _EXT_IN_CHANNEL.match(channel or "")
+    return m["ext"] if m else None
+
+
+# --- the chunk transform -------------------------------------------------------------------
+
+
+def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | None = None) -> Normalised:
+    """Turn one chunk of raw CDR rows into ledger rows; bad rows go to quarantine."""
+    n = len(raw)
+    if n == 0:
+        return Normalised(rows=pd.DataFrame())
+    raw = raw.reset_index(drop=True)
+    f = pd.DataFrame(index=raw.index)
+    for col in CDR_TEXT_COLUMNS:
+        if col in raw.columns:
+            f[col] = _text_column(raw[col], opts.encoding_fallback, col in HOSTILE_TEXT)
+        else:
+            f[col] = ""
+    f["uniqueid"] = f["uniqueid"].str.strip()
+    f["linkedid"] = f["linkedid"].str.strip()
+    f["disposition"] = _map_unique(f["disposition"], _disposition)
+    f["amaflags"] = _map_unique(f["amaflags"], _amaflags)
+
+    reasons = pd.Series("", index=raw.index, dtype=object)
+
+    def flag(mask: pd.Series, reason: str) -> None:
+        nonlocal reasons
+        mask = mask.fillna(False).astype(bool) & (reasons == "")
+        if mask.any():
+            reasons = reasons.mask(mask, reason)
+
+    if "_bad" in raw.columns:  # the reader already knows the row is broken (e.g. CSV field count)
+        broken = raw["_bad"].fillna("").astype(str)
+        reasons = reasons.mask((broken != "") & (reasons == ""), broken)
+    # identity must be there before anything else
+    flag(f["uniqueid"] == "", "uniqueid is empty")
+    flag(f["uniqueid"].str.len() > MAX_UNIQUEID, f"uniqueid longer than {MAX_UNIQUEID} characters")
+    f["linkedid"] = f["linkedid"].where(f["linkedid"] != "", f["uniqueid"])
+
+    # numbers
+    for col in ("duration", "billsec"):
+        values = pd.to_numeric(raw[col], errors="coerce") if col in raw.columns else pd.Series(0, index=raw.index)
+        flag(values.isna(), f"{col} is not a number")
+        flag(values < 0, f"negative {col}")
+        f[col] = values.fillna(0)
+    flag(f["billsec"] > f["duration"] + 1, "billsec greater than duration")
+    if "sequence" in raw.columns:
+        seq = pd.to_numeric(raw["sequence"], errors="coerce")
+        flag(raw["sequence"].notna() & seq.isna() & (raw["sequence"].astype(str).str.strip() != ""),
+             "sequence is not a number")
+        f["sequence"] = seq
+    else:
+        f["sequence"] = np.nan
+
+    # times
+    time_col = "calldate" if "calldate" in raw.columns else "start"
+    if time_col not in raw.columns:
+        raise ValueError("a CDR chunk needs a calldate or start column")
+    calldate, bad_call = _parse_times(raw[time_col])
+    flag(bad_call, f"{time_col} is not a date")
+    flag(calldate.isna(), f"{time_col} is empty or a sentinel date")
+    answer, bad_answer = _parse_times(raw["answer"]) if "answer" in raw.columns else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
+    end, bad_end = _parse_times(raw["end"]) if "end" in raw.columns else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
+    flag(bad_answer, "answer is not a date")
+    flag(bad_end, "end is not a date")
+
+    hint = _uniqueid_epoch_us(f["uniqueid"])
+    call_us = to_utc_us(calldate, opts.timezone, hint)
+    answer_us = to_utc_us(answer, opts.timezone, hint)
+    end_us = to_utc_us(end, opts.timezone, hint)
+    # FreePBX tables have no answer/end: derive them from the durations
+    dur_us = f["duration"].astype("int64") * 1_000_000
+    bill_us = f["billsec"].astype("int64") * 1_000_000
+    end_us = end_us.fillna(call_us + dur_us)
+    answered = f["disposition"].eq("ANSWERED") & f["billsec"].gt(0)
+    answer_us = answer_us.where(answer_us.notna() | ~answered, end_us - bill_us)
+    flag(end_us < call_us - 1_000_000, "end is before the start")
+    flag(answer_us.notna() & (answer_us < call_us - 1_000_000), "answer is before the start")
+    if opts.now_us is not None:
+        flag(call_us > opts.now_us + 86_400_000_000, f"{time_col} is in the future")
+
+    # the exact text of the time values, for the content hash (independent of the zone setting)
+    f["_t"] = (
+        calldate.astype(str) + SEP + answer.astype(str) + SEP + end.astype(str)
+    )
+    seq_text = f["sequence"].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    hash_cols = [*CDR_TEXT_COLUMNS, "duration", "billsec", "_t"]
+    f["_seq"] = seq_text
+    content = _digest(_joined(f.assign(duration=f["duration"].astype("int64"), billsec=f["billsec"].astype("int64")),
+                              [*hash_cols, "_seq"]))
+    f["content_hash"] = content
+    if opts.identity == "sequence":
+        f["row_id"] = f["uniqueid"] + "#" + seq_text.where(seq_text != "", "-")
+    else:
+        f["row_id"] = "h" + pd.Series(content, index=f.index).str.slice(0, 31)
+    f["calldate_us"], f["answer_us"], f["end_us"] = call_us, answer_us, end_us
+
+    # identities repeated inside the chunk: identical → once; different content → quarantine
+    good = reasons == ""
+    dup_same = good & f.duplicated(["row_id", "content_hash"], keep="first")
+    duplicates = int(dup_same.sum())
+    good = good & ~dup_same
+    conflict = good & f["row_id"].where(good).duplicated(keep="first") & f["row_id"].notna()
+    flag(conflict, "identity conflict: another row with the same uniqueid and sequence differs")
+    good = reasons == ""
+    good = good & ~dup_same
+
+    quarantined = _quarantine(raw, reasons)
+    rows = f.loc[good].copy()
+    if len(rows):
+        dirs = (directions or Directions(opts)).apply(rows)
+        rows = pd.concat([rows, dirs], axis=1)
+    rows["source"] = opts.source
+    rows["duration"] = rows["duration"].astype("int64")
+    rows["billsec"] = rows["billsec"].astype("int64")
+    rows = rows.drop(columns=["_t", "_seq"])
+    return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
+
+
+def _quarantine(raw: pd.DataFrame, reasons: pd.Series) -> list[dict[str, Any]]:
+    bad = reasons != ""
+    if not bad.any():
+        return []
+    out = []
+    for idx in raw.index[bad]:
+        row = {k: raw.at[idx, k] for k in raw.columns if not str(k).startswith("_")}
+        image = raw_json(row)
+        out.append(
+            {
+                "row_key": hashlib.blake2b(image.encode(), digest_size=16).hexdigest(),
+                "reason": reasons.at[idx],
+                "raw": image,
+            }
+        )
+    return out
+
+
+LEDGER_ROW_COLUMNS = (
+    "source",
+    "row_id",
+    "content_hash",
+    "calldate_us",
+    "answer_us",
+    "end_us",
+    *CDR_TEXT_COLUMNS,
+    *CDR_INT_COLUMNS,
+    "direction",
+    "external_number",
+    "extension",
+)
+
+
+def ledger_records(rows: pd.DataFrame, loaded_us: int) -> list[dict[str, Any]]:
+    """Rows of a normalised chunk as plain dicts for the ledger insert (NA → None)."""
+    if rows.empty:
+        return []
+    frame = rows.loc[:, list(LEDGER_ROW_COLUMNS)].astype(object)
+    frame = frame.where(frame.notna(), None)
+    records = frame.to_dict("records")
+    for r in records:
+        r["loaded_us"] = loaded_us
+        for k in ("calldate_us", "answer_us", "end_us", "sequence"):
+            if r[k] is not None:
+                r[k] = int(r[k])
+    return records

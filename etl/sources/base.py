@@ -1,0 +1,39 @@
+"""What every CDR source offers the sync: chunks in cursor order, a cursor, counts per day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+import pandas as pd
+
+
+class CdrSource(Protocol):
+    """A readable Asterisk CDR store (a database table or a CSV file)."""
+
+    name: str
+    cursor_column: str  # what the cursor counts: calldate, start, id, addtime, or offset
+    has_sequence: bool  # rows carry `sequence`, so (uniqueid, sequence) identifies them
+
+    def read(self, cursor: str | None, lookback: timedelta, chunk_size: int) -> Iterator[pd.DataFrame]:
+        """Rows from `cursor` minus the look-back window on, in cursor order, in chunks."""
+        ...
+
+    def read_window(self, since: datetime, until: datetime, chunk_size: int) -> Iterator[pd.DataFrame]:
+        """Rows whose start lies in [since, until) (naive, source wall-clock), in chunks."""
+        ...
+
+    def chunk_cursor(self, chunk: pd.DataFrame) -> str | None:
+        """The cursor value after `chunk` (None when the chunk says nothing new)."""
+        ...
+
+    def count_by_day(self, since: date, until: date) -> dict[date, int]:
+        """Rows per day of their start (source wall-clock), since ≤ day ≤ until."""
+        ...
+
+    def describe(self) -> str:
+        """One line for `cdr1c check`: what was found (columns, cursor, row count)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,298 @@
+"""Incremental sync of one source into the ledger (design.md §4.1–4.2).
+
+For each chunk read past the cursor (minus the look-back window): normalise, drop rows the
+ledger already has (same identity, same content), quarantine what cannot be understood or
+conflicts with a stored row, insert the rest, rebuild the calls they touch, let later stages
+enqueue them (`on_commit`, same transaction), and move the cursor — all in one transaction,
+so a crash at any point leaves either the whole chunk or none of it, and the next run's
+look-back reads the rest again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
+
+from etl.calls import group_calls
+from etl.config import SourceSettings
+from etl.normalise import Directions, Normalised, Options, ledger_records, normalise_chunk
+from etl.sources import CdrSource, open_source
+from etl.store import Ledger, calls, cdr_rows, insert_ignore, now_utc, quarantine, upsert
+
+OnCommit = Callable[[Connection, str, list[str]], None]
+Progress = Callable[[int], None]
+IN_BATCH = 500
+LEG_COLUMNS = (
+    "source", "linkedid", "row_id", "calldate_us", "answer_us", "end_us", "disposition",
+    "dstchannel", "lastapp", "extension", "direction", "external_number", "sequence",
+)  # fmt: skip
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    read: int = 0
+    new: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    calls: int = 0
+    cursor: str | None = None
+    newest_us: int | None = None
+    dry_run: bool = False
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.dry_run:
+            d.pop("sample")
+        return d
+
+
+def options_for(settings: SourceSettings, has_sequence: bool, now_us: int | None = None) -> Options:
+    return Options(
+        source=settings.name,
+        timezone=settings.timezone,
+        region=settings.region,
+        extension_pattern=settings.extension_pattern,
+        inbound_contexts=settings.inbound_contexts,
+        outbound_contexts=settings.outbound_contexts,
+        trunk_channels=settings.trunk_channels,
+        encoding_fallback=settings.encoding_fallback,
+        identity="sequence" if has_sequence else "hash",
+        now_us=now_us,
+    )
+
+
+def _batches(values: list[str], size: int = IN_BATCH) -> Iterator[list[str]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def existing_hashes(conn: Connection, source: str, row_ids: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for batch in _batches(list(row_ids)):
+        stmt = select(cdr_rows.c.row_id, cdr_rows.c.content_hash).where(
+            and_(cdr_rows.c.source == source, cdr_rows.c.row_id.in_(batch))
+        )
+        out.update({r: h for r, h in conn.execute(stmt)})
+    return out
+
+
+def _existing_keys(conn: Connection, source: str, keys: list[str]) -> set[str]:
+    out: set[str] = set()
+    for batch in _batches(keys):
+        stmt = select(quarantine.c.row_key).where(
+            and_(quarantine.c.source == source, quarantine.c.row_key.in_(batch))
+        )
+        out.update(r for (r,) in conn.execute(stmt))
+    return out
+
+
+def legs_of(conn: Connection, source: str, linkedids: Iterable[str]) -> pd.DataFrame:
+    """Every stored leg of these calls."""
+    cols = [cdr_rows.c[c] for c in LEG_COLUMNS]
+    frames = []
+    for batch in _batches(list(linkedids)):
+        stmt = select(*cols).where(and_(cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(batch)))
+        rows = conn.execute(stmt).all()
+        if rows:
+            frames.append(pd.DataFrame.from_records(rows, columns=list(LEG_COLUMNS)))
+    if not frames:
+        return pd.DataFrame(columns=list(LEG_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
+    """Recompute the calls that `new_rows` belong to; legs stored earlier are read back."""
+    if new_rows.empty:
+        return 0
+    linkedids = list(pd.unique(new_rows["linkedid"]))
+    known: set[str] = set()
+    for batch in _batches(linkedids):
+        stmt = select(calls.c.linkedid).where(and_(calls.c.source == source, calls.c.linkedid.in_(batch)))
+        known.update(r for (r,) in conn.execute(stmt))
+    fresh = new_rows[~new_rows["linkedid"].isin(known)].loc[:, list(LEG_COLUMNS)]
+    legs = pd.concat([fresh, legs_of(conn, source, known)], ignore_index=True) if known else fresh
+    built = group_calls(legs)
+    if built.empty:
+        return 0
+    built["updated_us"] = int(time.time() * 1_000_000)
+    frame = built.astype(object).where(built.notna(), None)
+    records = frame.to_dict("records")
+    for r in records:
+        for k in ("start_us", "answer_us", "end_us"):
+            if r[k] is not None:
+                r[k] = int(r[k])
+    update = [c for c in records[0] if c not in ("source", "linkedid")]
+    upsert(conn, calls, records, update=update)
+    return len(records)
+
+
+def _later(column: str, a: str | None, b: str | None) -> str | None:
+    """The further of two cursor values (the cursor never moves back)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if column == "id":
+        return a if int(a) >= int(b) else b
+    if column == "offset":
+        return b  # the file is read forward from the stored offset
+    return a if datetime.fromisoformat(a) >= datetime.fromisoformat(b) else b
+
+
+def sync_source(
+    settings: SourceSettings,
+    ledger: Ledger,
+    *,
+    source: CdrSource | None = None,
+    dry_run: bool = False,
+    window: tuple[datetime, datetime] | None = None,
+    resume_key: str | None = None,
+    on_commit: OnCommit | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    run_id: int | None = None,
+) -> SourceSummary:
+    """Bring the ledger up to date with one source (or with a window of it, for backfill).
+
+    With `window`, the live cursor is neither read nor moved; `resume_key` names a separate
+    cursor so an interrupted backfill continues where it stopped.
+    """
+    own_source = source is None
+    src = source or open_source(settings)
+    summary = SourceSummary(source=settings.name, dry_run=dry_run)
+    now_us = int(time.time() * 1_000_000)
+    opts = options_for(settings, src.has_sequence, now_us)
+    directions = Directions(opts)
+    cursor_key = resume_key or settings.name
+    stored = ledger.get_cursor(cursor_key)
+    cursor_column = "window" if window is not None else src.cursor_column
+    cursor = stored[1] if stored and stored[0] == cursor_column else None
+    try:
+        if window is not None:
+            since, until = window
+            if cursor is not None and resume_key:
+                since = max(since, datetime.fromisoformat(cursor) - settings.lookback)
+            chunks = src.read_window(since, until, settings.chunk_size)
+        else:
+            chunks = src.read(cursor, settings.lookback, settings.chunk_size)
+        summary.cursor = cursor
+        for chunk in chunks:
+            normalised = normalise_chunk(chunk, opts, directions)
+            summary.read += len(chunk)
+            summary.duplicates += normalised.duplicates
+            next_cursor = src.chunk_cursor(chunk)
+            if window is not None and resume_key:
+                next_cursor = _window_cursor(chunk, src)
+            if dry_run:
+                _dry_chunk(ledger, normalised, summary)
+            else:
+                with ledger.begin() as conn:
+                    _commit_chunk(conn, normalised, summary, on_commit, run_id)
+                    new_cursor = _later(cursor_column, cursor, next_cursor)
+                    if new_cursor is not None and new_cursor != cursor and (window is None or resume_key):
+                        ledger.set_cursor(conn, cursor_key, cursor_column, new_cursor)
+                        cursor = new_cursor
+                summary.cursor = cursor
+            if progress:
+                progress(len(chunk))
+            if stop is not None and stop.is_set():
+                break
+    finally:
+        if own_source:
+            src.close()
+    summary.newest_us = newest_call_us(ledger, settings.name)
+    return summary
+
+
+def _window_cursor(chunk: pd.DataFrame, src: CdrSource) -> str | None:
+    col = "calldate" if "calldate" in chunk.columns else "start"
+    times = pd.to_datetime(chunk[col], errors="coerce", format="ISO8601")
+    times = times[times >= pd.Timestamp("1971-01-01")]
+    return None if times.empty else pd.Timestamp(times.max()).to_pydatetime().isoformat(sep=" ")
+
+
+def _split_known(conn: Connection, normalised: Normalised) -> tuple[pd.DataFrame, list[dict[str, Any]], int]:
+    """New rows, conflicts with stored rows (as quarantine entries), and how many were known."""
+    rows = normalised.rows
+    if rows.empty:
+        return rows, [], 0
+    source = str(rows["source"].iat[0])
+    known = existing_hashes(conn, source, rows["row_id"].tolist())
+    if not known:
+        return rows, [], 0
+    stored = rows["row_id"].map(known)
+    same = stored.notna() & (stored == rows["content_hash"])
+    differs = stored.notna() & ~same
+    conflicts = []
+    for _, r in rows[differs].iterrows():
+        conflicts.append(
+            {
+                "row_key": r["content_hash"],
+                "reason": "identity conflict: the ledger holds a different row with the same uniqueid and sequence",
+                "raw": pd.Series(r).drop(labels=["source"]).to_json(force_ascii=False),
+            }
+        )
+    return rows[stored.isna()], conflicts, int(same.sum())
+
+
+def _commit_chunk(
+    conn: Connection,
+    normalised: Normalised,
+    summary: SourceSummary,
+    on_commit: OnCommit | None,
+    run_id: int | None,
+) -> None:
+    new_rows, conflicts, known = _split_known(conn, normalised)
+    summary.duplicates += known
+    entries = normalised.quarantine + conflicts
+    if entries:
+        seen = _existing_keys(conn, summary.source, [e["row_key"] for e in entries])
+        fresh = [e for e in entries if e["row_key"] not in seen]
+        unique = {e["row_key"]: e for e in fresh}
+        if unique:
+            stamp = now_utc()
+            insert_ignore(
+                conn,
+                quarantine,
+                [{**e, "source": summary.source, "first_seen": stamp, "run_id": run_id} for e in unique.values()],
+            )
+        summary.quarantined += len(unique)
+    if new_rows.empty:
+        return
+    records = ledger_records(new_rows, int(time.time() * 1_000_000))
+    insert_ignore(conn, cdr_rows, records)
+    summary.new += len(records)
+    summary.calls += rebuild_calls(conn, summary.source, new_rows)
+    if on_commit is not None:
+        on_commit(conn, summary.source, new_rows["row_id"].tolist())
+
+
+def _dry_chunk(ledger: Ledger, normalised: Normalised, summary: SourceSummary) -> None:
+    with ledger.engine.connect() as conn:
+        new_rows, conflicts, known = _split_known(conn, normalised)
+        seen = _existing_keys(conn, summary.source, [e["row_key"] for e in normalised.quarantine + conflicts])
+    summary.duplicates += known
+    summary.quarantined += len({e["row_key"] for e in normalised.quarantine + conflicts} - seen)
+    summary.new += len(new_rows)
+    if len(summary.sample) < 5 and not new_rows.empty:
+        cols = ["row_id", "calldate_us", "src", "dst", "disposition", "billsec", "direction", "linkedid"]
+        for rec in new_rows.loc[:, cols].head(5 - len(summary.sample)).astype(object).to_dict("records"):
+            summary.sample.append({k: (None if pd.isna(v) else v) for k, v in rec.items()})
+
+
+def newest_call_us(ledger: Ledger, source: str) -> int | None:
+    from sqlalchemy import func
+
+    with ledger.engine.connect() as conn:
+        value = conn.execute(select(func.max(cdr_rows.c.calldate_us)).where(cdr_rows.c.source == source)).scalar()
+    return int(value) if value is not None else None
