@@ -99,7 +99,11 @@ def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
     missed_reason = out["reason_rank"].map(reasons).fillna("ivr")
     out["reason"] = np.where(answered, "", missed_reason)
     # external number: the first leg that has one
-    ext_num = df.dropna(subset=["external_number"]).groupby(["source", "linkedid"], sort=False)["external_number"].first()
+    ext_num = (
+        df.dropna(subset=["external_number"])
+        .groupby(["source", "linkedid"], sort=False)["external_number"]
+        .first()
+    )
     out = out.drop(columns=["external_number"]).merge(
         ext_num.rename("external_number").reset_index(), on=["source", "linkedid"], how="left"
     )

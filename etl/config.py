@@ -10,6 +10,7 @@ A section that is absent turns its stage off (`settings.onec is None` → nothin
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -111,7 +112,7 @@ class Section:
             value = interpolate(value, self.key(name))
         return value
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+    def text(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.raw(name, default)
         if value is None:
             if required:
@@ -122,12 +123,14 @@ class Section:
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value not in choices:
             raise ConfigError(f"must be one of {', '.join(choices)}; got {value!r}", self.key(name))
         return str(value)
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self.raw(name, default)
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
@@ -139,20 +142,18 @@ class Section:
             raise ConfigError(f"must be at most {maximum}, got {value}", self.key(name))
         return value
 
-    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         value = self.raw(name, default)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"expected a number, got {value!r}", self.key(name))
         if minimum is not None and value < minimum:
             raise ConfigError(f"must be at least {minimum}, got {value}", self.key(name))
         return float(value)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name, default)
         if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
             return value.lower() in ("true", "yes", "1")
@@ -164,7 +165,7 @@ class Section:
         return parse_duration(self.raw(name, default), self.key(name))
 
     def zone(self, name: str, default: str) -> str:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if not _zone_exists(value):
             raise ConfigError(
                 f"unknown time zone {value!r}; use an IANA name such as 'Europe/Moscow'",
@@ -173,7 +174,7 @@ class Section:
         return str(value)
 
     def regex(self, name: str, default: str) -> str:
-        value = self.str(name, default)
+        value = self.text(name, default)
         try:
             re.compile(value)
         except re.error as exc:
@@ -198,13 +199,13 @@ class Section:
         return values
 
     def path_value(self, name: str, default: str | None = None, *, required: bool = False) -> Path | None:
-        value = self.str(name, default, required=required)
+        value = self.text(name, default, required=required)
         if value is None:
             return None
         p = Path(value).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
-    def table_of(self, name: str) -> dict[str, Any]:
+    def table_of(self, name: str) -> dict[Any, Any]:
         self._read.add(name)
         value = self.table.get(name, {})
         if not isinstance(value, dict):
@@ -222,7 +223,14 @@ class Section:
 
 # --- sections -------------------------------------------------------------------------------
 
-FREEPBX_INBOUND_CONTEXTS = [r"^from-trunk", r"^from-pstn", r"^from-did", r"^ext-did", r"^from-zaptel", r"^from-dahdi"]
+FREEPBX_INBOUND_CONTEXTS = [
+    r"^from-trunk",
+    r"^from-pstn",
+    r"^from-did",
+    r"^ext-did",
+    r"^from-zaptel",
+    r"^from-dahdi",
+]
 FREEPBX_OUTBOUND_CONTEXTS = [r"^from-internal", r"^outbound-allroutes", r"^outrt-", r"^macro-dialout"]
 DEFAULT_TRUNK_CHANNELS: list[str] = []
 
@@ -381,14 +389,15 @@ def _url_password(url: str) -> list[str]:
 
 KNOWN_SECTIONS = ("source", "recordings", "onec", "state", "reports", "ami", "api", "schedule", "general")
 SCHEDULE_JOBS = ("sync", "recordings", "reconcile", "report", "verify", "prune")
-SOURCE_KEYS = (
-    "url table timezone lookback chunk_size cursor identity csv_columns encoding_fallback region "
-    "extension_pattern inbound_contexts outbound_contexts trunk_channels csv_fallback"
-).split()
+SOURCE_KEYS = [
+    "url", "table", "timezone", "lookback", "chunk_size", "cursor", "identity", "csv_columns",
+    "encoding_fallback", "region", "extension_pattern", "inbound_contexts", "outbound_contexts",
+    "trunk_channels", "csv_fallback",
+]  # fmt: skip
 
 
 def _source(name: str, sec: Section) -> SourceSettings:
-    url = sec.str("url", required=True)
+    url = sec.text("url", required=True)
     if url.startswith("csv://"):
         p = Path(url[len("csv://") :]).expanduser()
         if not p.is_absolute():
@@ -401,10 +410,12 @@ def _source(name: str, sec: Section) -> SourceSettings:
         )
     cursor = sec.choice("cursor", "auto", ("auto", "calldate", "start", "id", "addtime"))
     identity = sec.choice("identity", "auto", ("auto", "hash"))
-    region = sec.str("region", "RU").upper()
+    region = sec.text("region", "RU").upper()
     if not re.fullmatch(r"[A-Z]{2}", region):
-        raise ConfigError(f"expected a two-letter region code such as 'RU', got {region!r}", sec.key("region"))
-    enc = sec.str("encoding_fallback", "cp1251")
+        raise ConfigError(
+            f"expected a two-letter region code such as 'RU', got {region!r}", sec.key("region")
+        )
+    enc = sec.text("encoding_fallback", "cp1251")
     try:
         "".encode(enc)
     except LookupError:
@@ -413,10 +424,10 @@ def _source(name: str, sec: Section) -> SourceSettings:
     out = SourceSettings(
         name=name,
         url=url,
-        table=sec.str("table", "cdr"),
+        table=sec.text("table", "cdr"),
         timezone=sec.zone("timezone", local_zone_name()),
         lookback=sec.duration("lookback", "6h"),
-        chunk_size=sec.int("chunk_size", 10_000, minimum=100, maximum=1_000_000),
+        chunk_size=sec.integer("chunk_size", 10_000, minimum=100, maximum=1_000_000),
         cursor=cursor,
         identity=identity,
         csv_columns=tuple(sec.str_list("csv_columns")),
@@ -492,7 +503,7 @@ DEFAULT_ONEC_KEY = ("Источник", "ИдентификаторСтроки"
 
 def _onec(sec: Section) -> OnecSettings:
     mode = sec.choice("mode", "odata", ("odata", "http-service"))
-    url = sec.str("url", required=True).rstrip("/")
+    url = sec.text("url", required=True).rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ConfigError("expected the publication address, e.g. http://1c.local/crm", sec.key("url"))
     fields = {str(k): str(v) for k, v in (sec.table_of("fields") or DEFAULT_ONEC_FIELDS).items()}
@@ -505,22 +516,22 @@ def _onec(sec: Section) -> OnecSettings:
     out = OnecSettings(
         mode=mode,
         url=url,
-        user=sec.str("user", ""),
-        password=sec.str("password", ""),
+        user=sec.text("user", ""),
+        password=sec.text("password", ""),
         timezone=sec.zone("timezone", "Europe/Moscow"),
-        register=sec.str("register", "InformationRegister_ЗвонкиАТС"),
-        event_document=sec.str("event_document", "Document_Событие"),
-        event_call_id_field=sec.str("event_call_id_field", "ИдентификаторЗвонка"),
+        register=sec.text("register", "InformationRegister_ЗвонкиАТС"),
+        event_document=sec.text("event_document", "Document_Событие"),
+        event_call_id_field=sec.text("event_call_id_field", "ИдентификаторЗвонка"),
         key=key,
         fields=fields,
-        concurrency=sec.int("concurrency", 8, minimum=1, maximum=64),
-        batch_size=sec.int("batch_size", 500, minimum=1, maximum=10_000),
-        timeout=sec.float("timeout", 30.0, minimum=1),
-        first_timeout=sec.float("first_timeout", 120.0, minimum=1),
-        retries=sec.int("retries", 8, minimum=0, maximum=100),
-        ca_bundle=sec.str("ca_bundle"),
-        verify_tls=sec.bool("verify_tls", True),
-        service_path=sec.str("service_path", "hs/cdr1c/records").strip("/"),
+        concurrency=sec.integer("concurrency", 8, minimum=1, maximum=64),
+        batch_size=sec.integer("batch_size", 500, minimum=1, maximum=10_000),
+        timeout=sec.number("timeout", 30.0, minimum=1),
+        first_timeout=sec.number("first_timeout", 120.0, minimum=1),
+        retries=sec.integer("retries", 8, minimum=0, maximum=100),
+        ca_bundle=sec.text("ca_bundle"),
+        verify_tls=sec.flag("verify_tls", True),
+        service_path=sec.text("service_path", "hs/cdr1c/records").strip("/"),
         extensions=extensions,
         metadata_cache=cache,
     )
@@ -529,25 +540,25 @@ def _onec(sec: Section) -> OnecSettings:
 
 
 def _ami(sec: Section) -> AmiSettings:
-    channel = sec.str("channel", "PJSIP/{ext}")
+    channel = sec.text("channel", "PJSIP/{ext}")
     if "{ext}" not in channel:
         raise ConfigError("the channel template must contain {ext}, e.g. 'PJSIP/{ext}'", sec.key("channel"))
     out = AmiSettings(
-        host=sec.str("host", "127.0.0.1"),
-        port=sec.int("port", 5038, minimum=1, maximum=65535),
-        user=sec.str("user", required=True),
-        secret=sec.str("secret", required=True),
+        host=sec.text("host", "127.0.0.1"),
+        port=sec.integer("port", 5038, minimum=1, maximum=65535),
+        user=sec.text("user", required=True),
+        secret=sec.text("secret", required=True),
         channel=channel,
-        context=sec.str("context", "from-internal"),
+        context=sec.text("context", "from-internal"),
         number_pattern=sec.regex("number_pattern", r"^\+?\d{1,20}$"),
-        ivr_context=sec.str("ivr_context", ""),
+        ivr_context=sec.text("ivr_context", ""),
         extension_pattern=sec.regex("extension_pattern", r"^\d{2,6}$"),
-        hint_context=sec.str("hint_context", "ext-local"),
+        hint_context=sec.text("hint_context", "ext-local"),
         auth=sec.choice("auth", "md5", ("md5", "plain")),
-        ping_interval=sec.float("ping_interval", 20.0, minimum=1),
-        originate_timeout=sec.float("originate_timeout", 30.0, minimum=1),
-        routing_dry_run=sec.bool("routing_dry_run", False),
-        routing_ring_timeout=sec.int("routing_ring_timeout", 20, minimum=1, maximum=300),
+        ping_interval=sec.number("ping_interval", 20.0, minimum=1),
+        originate_timeout=sec.number("originate_timeout", 30.0, minimum=1),
+        routing_dry_run=sec.flag("routing_dry_run", False),
+        routing_ring_timeout=sec.integer("routing_ring_timeout", 20, minimum=1, maximum=300),
         managers={str(k): str(v) for k, v in sec.table_of("managers").items()},
     )
     sec.done()
@@ -555,13 +566,15 @@ def _ami(sec: Section) -> AmiSettings:
 
 
 def _api(sec: Section) -> ApiSettings:
-    listen = sec.str("listen", "127.0.0.1:8765")
+    listen = sec.text("listen", "127.0.0.1:8765")
     if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}", listen):
         raise ConfigError(f"expected HOST:PORT, got {listen!r}", sec.key("listen"))
-    token = sec.str("token", "")
+    token = sec.text("token", "")
     if len(token) < 16:
-        raise ConfigError("set a random token of at least 16 characters (e.g. ${CDR1C_API_TOKEN})", sec.key("token"))
-    out = ApiSettings(listen=listen, token=token, originate_rate=sec.str("originate_rate", "10/m"))
+        raise ConfigError(
+            "set a random token of at least 16 characters (e.g. ${CDR1C_API_TOKEN})", sec.key("token")
+        )
+    out = ApiSettings(listen=listen, token=token, originate_rate=sec.text("originate_rate", "10/m"))
     sec.done()
     return out
 
@@ -571,7 +584,7 @@ def _schedule(sec: Section) -> ScheduleSettings:
 
     jobs: dict[str, str] = {}
     for name in SCHEDULE_JOBS:
-        expr = sec.str(name)
+        expr = sec.text(name)
         if expr is None:
             continue
         try:
@@ -597,7 +610,7 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
     sources = _sources(data["source"], base_dir)
 
     state_sec = Section(data.get("state", {}), "state", base_dir)
-    state_url = state_sec.str("url", f"sqlite:///{(base_dir / 'cdr1c-state.sqlite').as_posix()}")
+    state_url = state_sec.text("url", f"sqlite:///{(base_dir / 'cdr1c-state.sqlite').as_posix()}")
     if state_url.startswith("sqlite:///") and not state_url.startswith("sqlite:////"):
         rel = state_url[len("sqlite:///") :]
         if rel and rel != ":memory:" and not Path(rel).is_absolute():
@@ -611,9 +624,9 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
         assert root is not None
         recordings = RecordingsSettings(
             root=root,
-            url_base=sec.str("url_base", ""),
+            url_base=sec.text("url_base", ""),
             name_pattern=sec.regex("name_pattern", ""),
-            duration_tolerance=sec.float("duration_tolerance", 3.0, minimum=0),
+            duration_tolerance=sec.number("duration_tolerance", 3.0, minimum=0),
         )
         sec.done()
 
@@ -628,7 +641,7 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
             dir=rdir,
             timezone=sec.zone("timezone", local_zone_name()),
             lang=sec.choice("lang", "ru", ("ru", "en")),
-            callback_hours=sec.float("callback_hours", 24.0, minimum=0),
+            callback_hours=sec.number("callback_hours", 24.0, minimum=0),
         )
         sec.done()
 

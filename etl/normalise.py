@@ -29,7 +29,15 @@ import pandas as pd
 from etl.phones import PhoneNormaliser
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 
-DISPOSITIONS = {0: "NO ANSWER", 1: "NULL", 2: "FAILED", 4: "BUSY", 8: "ANSWERED", 16: "CONGESTION", 32: "CANCEL"}
+DISPOSITIONS = {
+    0: "NO ANSWER",
+    1: "NULL",
+    2: "FAILED",
+    4: "BUSY",
+    8: "ANSWERED",
+    16: "CONGESTION",
+    32: "CANCEL",
+}
 AMAFLAGS = {0: "NONE", 1: "OMIT", 2: "BILLING", 3: "DOCUMENTATION"}
 MIN_VALID = pd.Timestamp("1971-01-01")  # below: a sentinel (0000-00-00, 1000-01-01, 1970-01-01)
 MAX_UNIQUEID = 150
@@ -68,16 +76,17 @@ class Normalised:
 
 
 def decode_bytes(value: bytes, fallback: str = "cp1251") -> str:
-    """UTF-8 when it is; UTF-8 cut inside the last character loses only that fragment;
-    otherwise the fallback encoding (cp1251 by default), which never fails for 8-bit text."""
+    """UTF-8 when it is; UTF-8 with one character cut in half loses only that fragment;
+    otherwise the fallback encoding (cp1251 by default), then latin-1, which never fails."""
     try:
         return value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.reason == "unexpected end of data" and exc.start >= len(value) - 3:
-            try:
-                return value[: exc.start].decode("utf-8")
-            except UnicodeDecodeError:
-                pass
+    except UnicodeDecodeError:
+        # UTF-8 cut by a byte-wise truncation (at the end, or inside `"Name" <num>`) leaves
+        # one broken character among valid multi-byte ones; cp1251 text is nearly all invalid
+        lenient = value.decode("utf-8", "ignore")
+        dropped = len(value) - len(lenient.encode("utf-8"))
+        if dropped <= 3 and any(ord(c) > 127 for c in lenient):
+            return lenient
     try:
         return value.decode(fallback)
     except UnicodeDecodeError:
@@ -251,8 +260,8 @@ class Directions:
         inbound_ext = dst_chan_ext.where(chan_is_ext, f["dst"].where(dst_ext))
         outbound_ext = f["src"].where(src_ext, f["cnum"].where(_map_unique(f["cnum"], ext).astype(bool)))
         outbound_ext = outbound_ext.fillna(chan_ext.where(chan_ext.map(ext, na_action="ignore") == True))  # noqa: E712
-        extension = np.select([inbound, internal | outbound], [inbound_ext, outbound_ext], None)
-        external = np.select([inbound, outbound], [src_num, dst_num], None)
+        extension = inbound_ext.where(inbound, outbound_ext.where(internal | outbound))
+        external = src_num.where(inbound, dst_num.where(outbound))
         return pd.DataFrame(
             {"direction": direction, "external_number": external, "extension": extension}, index=f.index
         ).astype(object)
@@ -301,15 +310,19 @@ def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | N
 
     # numbers
     for col in ("duration", "billsec"):
-        values = pd.to_numeric(raw[col], errors="coerce") if col in raw.columns else pd.Series(0, index=raw.index)
+        values = (
+            pd.to_numeric(raw[col], errors="coerce") if col in raw.columns else pd.Series(0, index=raw.index)
+        )
         flag(values.isna(), f"{col} is not a number")
         flag(values < 0, f"negative {col}")
         f[col] = values.fillna(0)
     flag(f["billsec"] > f["duration"] + 1, "billsec greater than duration")
     if "sequence" in raw.columns:
         seq = pd.to_numeric(raw["sequence"], errors="coerce")
-        flag(raw["sequence"].notna() & seq.isna() & (raw["sequence"].astype(str).str.strip() != ""),
-             "sequence is not a number")
+        flag(
+            raw["sequence"].notna() & seq.isna() & (raw["sequence"].astype(str).str.strip() != ""),
+            "sequence is not a number",
+        )
         f["sequence"] = seq
     else:
         f["sequence"] = np.nan
@@ -321,8 +334,16 @@ def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | N
     calldate, bad_call = _parse_times(raw[time_col])
     flag(bad_call, f"{time_col} is not a date")
     flag(calldate.isna(), f"{time_col} is empty or a sentinel date")
-    answer, bad_answer = _parse_times(raw["answer"]) if "answer" in raw.columns else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
-    end, bad_end = _parse_times(raw["end"]) if "end" in raw.columns else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
+    answer, bad_answer = (
+        _parse_times(raw["answer"])
+        if "answer" in raw.columns
+        else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
+    )
+    end, bad_end = (
+        _parse_times(raw["end"])
+        if "end" in raw.columns
+        else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
+    )
     flag(bad_answer, "answer is not a date")
     flag(bad_end, "end is not a date")
 
@@ -342,14 +363,16 @@ def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | N
         flag(call_us > opts.now_us + 86_400_000_000, f"{time_col} is in the future")
 
     # the exact text of the time values, for the content hash (independent of the zone setting)
-    f["_t"] = (
-        calldate.astype(str) + SEP + answer.astype(str) + SEP + end.astype(str)
-    )
+    f["_t"] = calldate.astype(str) + SEP + answer.astype(str) + SEP + end.astype(str)
     seq_text = f["sequence"].map(lambda v: "" if pd.isna(v) else str(int(v)))
     hash_cols = [*CDR_TEXT_COLUMNS, "duration", "billsec", "_t"]
     f["_seq"] = seq_text
-    content = _digest(_joined(f.assign(duration=f["duration"].astype("int64"), billsec=f["billsec"].astype("int64")),
-                              [*hash_cols, "_seq"]))
+    content = _digest(
+        _joined(
+            f.assign(duration=f["duration"].astype("int64"), billsec=f["billsec"].astype("int64")),
+            [*hash_cols, "_seq"],
+        )
+    )
     f["content_hash"] = content
     if opts.identity == "sequence":
         f["row_id"] = f["uniqueid"] + "#" + seq_text.where(seq_text != "", "-")

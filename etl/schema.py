@@ -3,6 +3,6 @@
 Stage modules define their tables on `etl.store.metadata`; list each module here once.
 """
 
-from etl import store  # noqa: F401
+from etl import store
 
 metadata = store.metadata

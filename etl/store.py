@@ -143,7 +143,7 @@ calls = Table(
 cursors = Table(
     "cursors",
     metadata,
-    Column("source", String(32), primary_key=True),
+    Column("source", String(100), primary_key=True),  # a source name, or a backfill's resume key
     Column("column", String(32), nullable=False),
     Column("value", String(200), nullable=False),
     Column("updated", UTCDateTime, nullable=False),

@@ -238,7 +238,7 @@ def _split_known(conn: Connection, normalised: Normalised) -> tuple[pd.DataFrame
         conflicts.append(
             {
                 "row_key": r["content_hash"],
-                "reason": "identity conflict: the ledger holds a different row with the same uniqueid and sequence",
+                "reason": "identity conflict: the ledger holds another row with this uniqueid and sequence",
                 "raw": pd.Series(r).drop(labels=["source"]).to_json(force_ascii=False),
             }
         )
@@ -264,7 +264,10 @@ def _commit_chunk(
             insert_ignore(
                 conn,
                 quarantine,
-                [{**e, "source": summary.source, "first_seen": stamp, "run_id": run_id} for e in unique.values()],
+                [
+                    {**e, "source": summary.source, "first_seen": stamp, "run_id": run_id}
+                    for e in unique.values()
+                ],
             )
         summary.quarantined += len(unique)
     if new_rows.empty:
@@ -294,5 +297,7 @@ def newest_call_us(ledger: Ledger, source: str) -> int | None:
     from sqlalchemy import func
 
     with ledger.engine.connect() as conn:
-        value = conn.execute(select(func.max(cdr_rows.c.calldate_us)).where(cdr_rows.c.source == source)).scalar()
+        value = conn.execute(
+            select(func.max(cdr_rows.c.calldate_us)).where(cdr_rows.c.source == source)
+        ).scalar()
     return int(value) if value is not None else None

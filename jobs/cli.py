@@ -125,8 +125,14 @@ def cli(click_ctx: click.Context, config: str | None, log_format: str, verbose: 
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.option("--dir", "out_dir", default="demo-out", show_default=True, type=click.Path(path_type=Path),
-              help="where the sample PBX, the ledger and the reports are written")
+@click.option(
+    "--dir",
+    "out_dir",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="where the sample PBX, the ledger and the reports are written",
+)
 @click.option("--calls", default=400, show_default=True, help="how many calls the sample PBX history has")
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same history)")
 @click.pass_obj
@@ -179,7 +185,9 @@ def sync(ctx: Ctx, dry_run: bool, sources: tuple[str, ...]) -> None:
 @click.option("--no-push", is_flag=True, help="load into the ledger but do not push to 1C")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)")
 @click.pass_obj
-def backfill(ctx: Ctx, since: date, until: date, dry_run: bool, no_push: bool, sources: tuple[str, ...]) -> None:
+def backfill(
+    ctx: Ctx, since: date, until: date, dry_run: bool, no_push: bool, sources: tuple[str, ...]
+) -> None:
     """Load a bounded date range, independent of the live cursor.
 
     Resumable: an interrupted backfill started again with the same range continues where it
@@ -187,8 +195,12 @@ def backfill(ctx: Ctx, since: date, until: date, dry_run: bool, no_push: bool, s
     """
     from jobs import backfill as job
 
-    run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until, dry_run=dry_run,
-                                 push=not no_push, only=sources))
+    run_job(
+        ctx,
+        lambda: job.run(
+            ctx.settings, since=since, until=until, dry_run=dry_run, push=not no_push, only=sources
+        ),
+    )
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -204,9 +216,13 @@ def reconcile(ctx: Ctx, since: date | None, until: date | None) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--client", "client", metavar="ID", help="only this client (1C reference or phone number)")
 @date_range
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: [reports] dir)")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: [reports] dir)"
+)
 @click.pass_obj
-def report(ctx: Ctx, client: str | None, since: date | None, until: date | None, out_dir: Path | None) -> None:
+def report(
+    ctx: Ctx, client: str | None, since: date | None, until: date | None, out_dir: Path | None
+) -> None:
     """Render the HTML reports: index, per client, reconciliation, data quality."""
     from jobs import report as job
 

@@ -7,6 +7,7 @@ skips with the reason, so a laptop without servers still runs the rest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -81,7 +82,7 @@ class Databases:
                 "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
             )
             with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+                c.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
             admin.dispose()
 
             def drop_pg() -> None:
@@ -98,10 +99,8 @@ class Databases:
 
     def cleanup(self) -> None:
         for drop in reversed(self._drops):
-            try:
+            with contextlib.suppress(Exception):  # best effort
                 drop()
-            except Exception:  # pragma: no cover - best effort
-                pass
 
 
 @pytest.fixture

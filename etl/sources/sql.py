@@ -66,7 +66,9 @@ class SqlSource:
             raise ConfigError(f"table {settings.table!r} has no uniqueid column", f"source.{self.name}.table")
         wanted = settings.cursor
         if wanted == "auto":
-            wanted = "id" if "id" in self.columns else "addtime" if "addtime" in self.columns else self.time_column
+            wanted = (
+                "id" if "id" in self.columns else "addtime" if "addtime" in self.columns else self.time_column
+            )
         elif wanted not in self.columns:
             raise ConfigError(f"cursor column {wanted!r} is not in the table", f"source.{self.name}.cursor")
         self.cursor_column = wanted
@@ -110,7 +112,9 @@ class SqlSource:
             if self.cursor_column == "id":
                 where = col >= max(0, int(cursor) - ID_LOOKBACK)
             else:
-                lower = parse_cursor_time(cursor) - (lookback if self.cursor_column != "addtime" else min(lookback, timedelta(minutes=10)))
+                lower = parse_cursor_time(cursor) - (
+                    lookback if self.cursor_column != "addtime" else min(lookback, timedelta(minutes=10))
+                )
                 where = col >= self._bound(self.cursor_column, lower)
         return self._stream(where, self.cursor_column, chunk_size)
 

@@ -1,0 +1,58 @@
+"""`cdr1c status [--json]`: what the ledger knows, for people and for monitoring."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import click
+
+from etl.config import Settings
+from etl.errors import ExitCode
+from etl.status import collect_status
+from etl.store import Ledger
+
+
+def run(settings: Settings, *, as_json: bool = False) -> ExitCode:
+    ledger = Ledger.open(settings.state.url)
+    try:
+        state = collect_status(settings, ledger)
+    finally:
+        ledger.close()
+    if as_json:
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2, default=str))
+        return ExitCode.OK
+    click.echo(render_text(state))
+    return ExitCode.OK
+
+
+def render_text(state: dict) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=110, force_terminal=False)
+    t = Table(title="Sources", title_justify="left")
+    for col in ("source", "rows", "calls", "quarantined", "cursor", "newest call", "lag"):
+        t.add_column(col)
+    for name, s in state["sources"].items():
+        lag = s["lag_seconds"]
+        t.add_row(name, str(s["rows"]), str(s["calls"]), str(s["quarantined"]), str(s["cursor"] or "—"),
+                  str(s["newest_call"] or "—"), "—" if lag is None else f"{lag // 60} min")  # fmt: skip
+    console.print(t)
+    for name, s in state["sources"].items():
+        for reason, n in s["quarantine_reasons"].items():
+            console.print(f"  quarantine {name}: {n} × {reason}")
+    ob = state["outbox"]
+    console.print(f"Outbox: {ob['pending']} pending, {ob['delivered']} delivered, {ob['dead']} dead letters")
+    if state.get("recordings"):
+        console.print("Recordings: " + ", ".join(f"{k} {v}" for k, v in state["recordings"].items()))
+    runs = Table(title="Last runs", title_justify="left")
+    for col in ("job", "started", "finished", "status", "exit"):
+        runs.add_column(col)
+    for job, r in state["last_runs"].items():
+        runs.add_row(
+            job, str(r["started"])[:19], str(r["finished"] or "")[:19], r["status"], str(r["exit_code"])
+        )
+    console.print(runs)
+    return out.getvalue()

@@ -1,0 +1,79 @@
+"""`cdr1c sync`: one incremental run over every source, then the later stages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import ExitStack
+from typing import Any
+
+from etl.config import Settings
+from etl.errors import ExitCode, SourceUnreachable
+from etl.locks import job_lock
+from etl.progress import progress
+from etl.store import Ledger
+from etl.sync import sync_source
+from jobs.common import graceful_stop, lag_text, pick_sources, worst
+
+log = logging.getLogger("cdr1c.sync")
+
+
+def run(settings: Settings, *, dry_run: bool = False, only: tuple[str, ...] = ()) -> ExitCode:
+    names = pick_sources(settings, only)
+    with ExitStack() as locks:
+        for name in names:  # all or nothing: a second sync exits before touching anything
+            locks.enter_context(job_lock(settings.lock_dir, "sync", name))
+        return _run(settings, names, dry_run)
+
+
+def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
+    ledger = Ledger.open(settings.state.url)
+    run_id = None if dry_run else ledger.start_run("sync")
+    summary: dict[str, Any] = {"sources": {}, "errors": []}
+    codes: list[ExitCode] = []
+    try:
+        with graceful_stop() as stop:
+            for name in names:
+                try:
+                    with progress(f"sync {name}") as advance:
+                        result = sync_source(
+                            settings.sources[name],
+                            ledger,
+                            dry_run=dry_run,
+                            progress=advance,
+                            stop=stop,
+                            run_id=run_id,
+                        )
+                except SourceUnreachable as exc:
+                    log.error("%s", exc)
+                    summary["errors"].append(str(exc))
+                    codes.append(ExitCode.SOURCE_UNREACHABLE)
+                    continue
+                summary["sources"][name] = result.as_dict()
+                log.info(
+                    "sync %s%s: read %d, new %d, already had %d, quarantined %d, calls %d, cursor %s, lag %s",
+                    name, " (dry run)" if dry_run else "", result.read, result.new, result.duplicates,
+                    result.quarantined, result.calls, result.cursor, lag_text(result.newest_us),
+                )  # fmt: skip
+                if dry_run and result.sample:
+                    log.info(
+                        "sample of new rows: %s", json.dumps(result.sample, ensure_ascii=False, default=str)
+                    )
+                if result.quarantined:
+                    log.warning("%d rows of %s quarantined: see `cdr1c status`", result.quarantined, name)
+                    codes.append(ExitCode.NEEDS_ATTENTION)
+                if stop.is_set():
+                    summary["stopped"] = True
+                    break
+        code = worst(*codes)
+    except BaseException:
+        if run_id is not None:
+            ledger.finish_run(run_id, "failed", int(ExitCode.FAILED), summary)
+        raise
+    if run_id is not None:
+        status = (
+            "ok" if code == ExitCode.OK else "attention" if code == ExitCode.NEEDS_ATTENTION else "failed"
+        )
+        ledger.finish_run(run_id, status, int(code), summary)
+    ledger.close()
+    return code
