@@ -150,7 +150,7 @@ def test_master_csv_and_cdr_custom(tmp_path: Path, databases: Databases, capture
                     "url": f"csv://{CAPTURE / 'Master_custom.csv'}",
                     "timezone": "UTC",
                     "csv_columns": custom_cols,
-                },  # fmt: skip
+                },
             },
             "state": {"url": ledger_url},
         }
