@@ -74,6 +74,7 @@ class AmiDouble:
         self.port = 0
         self.sessions: list[Session] = []
         self.actions: list[Headers] = []  # every action as manager.c framed it
+        self.action_times: list[float] = []  # time.perf_counter() when each action was complete
         self.raw_in = bytearray()
         self.discarded_lines = 0
         self.extensions: dict[str, tuple[int, str]] = {}  # exten → (status, hint)
@@ -216,6 +217,7 @@ class AmiDouble:
                         continue  # "Line too long": Asterisk discards the whole message
                     headers = [_split(x) for x in action]
                     self.actions.append(headers)
+                    self.action_times.append(time.perf_counter())
                     if not await self._handle(session, headers):
                         return
         except (ConnectionError, asyncio.CancelledError):

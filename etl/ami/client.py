@@ -317,7 +317,7 @@ class AmiClient:
                 self._logged_in.clear()
                 self._close_writer()
                 self._fail_in_flight("connection to AMI lost; the action was not repeated")
-                if was:
+                if was and not self._stopping:
                     log.warning("AMI connection to %s:%s lost", self.host, self.port)
             if self._stopping:
                 break
