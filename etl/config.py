@@ -324,6 +324,9 @@ class AmiSettings:
     routing_dry_run: bool = False
     routing_ring_timeout: int = 20
     managers: dict[str, str] = field(default_factory=dict)  # caller number → extension
+    intercept_context: str = ""  # where an intercepted call is sent (empty: `context`)
+    routing_context: str = ""  # where smart routing sends a caller (empty: `context`)
+    ping_timeout: float = 5.0  # an unanswered Ping after this long means a half-open connection
 
 
 @dataclass(frozen=True)
@@ -560,6 +563,9 @@ def _ami(sec: Section) -> AmiSettings:
         routing_dry_run=sec.flag("routing_dry_run", False),
         routing_ring_timeout=sec.integer("routing_ring_timeout", 20, minimum=1, maximum=300),
         managers={str(k): str(v) for k, v in sec.table_of("managers").items()},
+        intercept_context=sec.str("intercept_context", ""),
+        routing_context=sec.str("routing_context", ""),
+        ping_timeout=sec.float("ping_timeout", 5.0, minimum=0.1),
     )
     sec.done()
     return out

@@ -54,3 +54,46 @@ class LockHeld(Cdr1cError):
     """Another process runs the same job on the same source."""
 
     exit_code = ExitCode.LOCKED
+
+
+class AmiError(Cdr1cError):
+    """Something went wrong talking to the Asterisk Manager Interface."""
+
+
+class AmiUnsafeValue(AmiError, ValueError):
+    """A value would break AMI framing (CR, LF, NUL, a line separator) or is too long.
+
+    Raised before anything is written: an action is either sent whole and intact or not at all.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+class AmiNotConnected(AmiError):
+    """No logged-in AMI session right now; nothing was sent."""
+
+
+class AmiConnectionLost(AmiError):
+    """The connection dropped while an action was in flight; it was not (and is never) re-sent."""
+
+
+class AmiAuthFailed(AmiError):
+    """Asterisk answered `Authentication failed` (wrong user, secret or permit)."""
+
+
+class AmiActionFailed(AmiError):
+    """Asterisk answered `Response: Error`; the message is Asterisk's."""
+
+    def __init__(self, message: str, response: object = None) -> None:
+        self.response = response
+        super().__init__(message)
+
+
+class AmiTimeout(AmiError):
+    """No answer from Asterisk within the allowed time."""
+
+
+class OperationRefused(Cdr1cError, ValueError):
+    """A live operation is outside what the configuration allows (context, channel, number)."""

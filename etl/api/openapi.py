@@ -1,0 +1,264 @@
+"""The OpenAPI 3.1 document of the live API, served at `/openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERR = {"$ref": "#/components/schemas/Error"}
+_EXT = {"type": "string", "pattern": "^[0-9A-Za-z]{1,20}$", "examples": ["101"]}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out.update(_json(schema))
+    return out
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "body is not JSON",
+        401: "missing or wrong bearer token",
+        404: "not found",
+        422: "a value the configuration does not allow",
+        429: "originate rate exceeded",
+        502: "Asterisk refused the action",
+        503: "AMI not connected",
+        504: "Asterisk did not answer",
+    }
+    return {str(c): _resp(text[c], _ERR) for c in codes}
+
+
+def _body(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        **_json({"type": "object", "properties": props, "required": required}),
+    }
+
+
+_ID_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "examples": ["c1c-1f0e…", "PJSIP/101-0000002a"]},
+    "description": "ChannelId returned by POST /v1/calls, a uniqueid or a channel name",
+}
+_STARTED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string"},
+        "mode": {"type": "string"},
+    },
+    "required": ["id", "status"],
+}
+_COMMON = (400, 401, 422, 502, 503, 504)
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cdr1c live API",
+            "version": "1",
+            "description": "Click-to-call, interception, spy, line status and screen-pop events "
+            "for 1C:Enterprise, over Asterisk AMI.",
+        },
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {"error": {"type": "string"}},
+                    "required": ["error"],
+                },
+                "Job": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "since": {"type": "string", "format": "date"},
+                        "until": {"type": "string", "format": "date"},
+                        "status": {"enum": ["queued", "running", "done", "failed"]},
+                        "exit_code": {"type": ["integer", "null"]},
+                        "error": {"type": ["string", "null"]},
+                        "created": {"type": "number"},
+                        "started": {"type": ["number", "null"]},
+                        "finished": {"type": ["number", "null"]},
+                    },
+                    "required": ["id", "status"],
+                },
+            },
+        },
+        "paths": {
+            "/v1/calls": {
+                "post": {
+                    "summary": "Click-to-call: ring the employee, then dial the number",
+                    "operationId": "originate",
+                    "requestBody": _body(
+                        {"from": _EXT, "to": {"type": "string", "examples": ["+79161234567"]}},
+                        ["from", "to"],
+                    ),
+                    "responses": {
+                        "201": _resp(
+                            "queued; id is the ChannelId the call's CDR rows carry", _STARTED
+                        ),
+                        **_errors(*_COMMON, 429),
+                    },
+                }
+            },
+            "/v1/calls/{id}/intercept": {
+                "post": {
+                    "summary": "Send a waiting or ringing call to an extension",
+                    "operationId": "intercept",
+                    "parameters": [_ID_PARAM],
+                    "requestBody": _body(
+                        {
+                            "to": _EXT,
+                            "mode": {"enum": ["redirect", "pickup"], "default": "redirect"},
+                        },
+                        ["to"],
+                    ),
+                    "responses": {
+                        "200": _resp("redirected, or pickup queued", _STARTED),
+                        **_errors(*_COMMON, 429),
+                    },
+                }
+            },
+            "/v1/calls/{id}": {
+                "delete": {
+                    "summary": "Hang up a call",
+                    "operationId": "hangup",
+                    "parameters": [_ID_PARAM],
+                    "responses": {
+                        "200": _resp("hung up", _STARTED),
+                        **_errors(401, 422, 502, 503, 504),
+                    },
+                }
+            },
+            "/v1/spy": {
+                "post": {
+                    "summary": "Listen to, whisper into or barge into an agent's call",
+                    "operationId": "spy",
+                    "requestBody": _body(
+                        {
+                            "supervisor": _EXT,
+                            "target": _EXT,
+                            "mode": {"enum": ["listen", "whisper", "barge"], "default": "listen"},
+                        },
+                        ["supervisor", "target"],
+                    ),
+                    "responses": {"201": _resp("queued", _STARTED), **_errors(*_COMMON, 429)},
+                }
+            },
+            "/v1/extensions": {
+                "get": {
+                    "summary": "Line status of every extension",
+                    "operationId": "extensions",
+                    "responses": {
+                        "200": _resp(
+                            "states",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "extensions": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "exten": {"type": "string"},
+                                                "status": {"type": "integer"},
+                                                "status_text": {"type": "string"},
+                                                "hint": {"type": "string"},
+                                                "context": {"type": "string"},
+                                                "updated": {"type": "number"},
+                                            },
+                                        },
+                                    },
+                                    "ami": {"type": "object"},
+                                },
+                            },
+                        ),
+                        **_errors(401),
+                    },
+                }
+            },
+            "/v1/events": {
+                "get": {
+                    "summary": "Ringing / answered / hangup events (SSE) for screen pop",
+                    "operationId": "events",
+                    "parameters": [
+                        {"name": "extension", "in": "query", "required": False, "schema": _EXT}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "an event stream; each `data:` line is a JSON object "
+                            "with type, extension, caller, client, linkedid",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401, 422),
+                    },
+                }
+            },
+            "/v1/backfill": {
+                "post": {
+                    "summary": "Start a backfill of a date range in the background",
+                    "operationId": "backfill",
+                    "requestBody": _body(
+                        {
+                            "since": {"type": "string", "format": "date"},
+                            "until": {"type": "string", "format": "date"},
+                        },
+                        ["since", "until"],
+                    ),
+                    "responses": {
+                        "202": _resp("started", {"$ref": "#/components/schemas/Job"}),
+                        **_errors(400, 401, 422, 503),
+                    },
+                }
+            },
+            "/v1/jobs/{id}": {
+                "get": {
+                    "summary": "Follow a backfill",
+                    "operationId": "job",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _resp("the job", {"$ref": "#/components/schemas/Job"}),
+                        **_errors(401, 404),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness and AMI connection state (no token needed)",
+                    "operationId": "health",
+                    "security": [],
+                    "responses": {
+                        "200": _resp(
+                            "ok or degraded",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "status": {"enum": ["ok", "degraded"]},
+                                    "ami": {"type": "object"},
+                                },
+                            },
+                        )
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {"200": _resp("OpenAPI 3.1", {"type": "object"}), **_errors(401)},
+                }
+            },
+        },
+    }

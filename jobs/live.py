@@ -1,0 +1,137 @@
+"""`cdr1c live`: the AMI client, line status, smart routing, screen pop and the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from etl.ami.client import AmiClient
+from etl.ami.operations import Operations
+from etl.ami.routing import SmartRouter, TomlManagerDirectory
+from etl.ami.screenpop import ScreenPop
+from etl.ami.states import ExtensionStates
+from etl.api.app import LiveContext, create_app
+from etl.api.hub import EventHub
+from etl.api.jobs import BackfillJobs
+from etl.config import Settings
+from etl.errors import AmiError, ConfigError, ExitCode
+from etl.phones import PhoneNormaliser
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings) -> ExitCode:
+    """Run until SIGINT/SIGTERM; the exit code is OK after a clean stop."""
+    if settings.ami is None:
+        raise ConfigError("the live component needs an [ami] section", "ami")
+    if settings.api is None:
+        raise ConfigError("the live component needs an [api] section with a token", "api")
+    asyncio.run(_serve(settings))
+    return ExitCode.OK
+
+
+def _backfill_runner(settings: Settings) -> Any:
+    def run_backfill(since: date, until: date) -> int:
+        from jobs import backfill  # type: ignore[attr-defined]  # the lead's job; imported when used
+
+        return int(
+            backfill.run(settings, since=since, until=until, dry_run=False, push=True, only=())
+        )
+
+    return run_backfill
+
+
+async def _serve(settings: Settings) -> None:
+    ami, api = settings.ami, settings.api
+    assert ami is not None and api is not None
+    region = next(iter(settings.sources.values())).region if settings.sources else "RU"
+    normaliser = PhoneNormaliser(region, ami.extension_pattern)
+    client = AmiClient(
+        ami.host,
+        ami.port,
+        ami.user,
+        ami.secret,
+        auth=ami.auth,
+        ping_interval=ami.ping_interval,
+        ping_timeout=ami.ping_timeout,
+    )
+    states = ExtensionStates(ami.channel, ami.hint_context)
+    directory = TomlManagerDirectory(ami.managers, normaliser)
+    ops = Operations(client, ami)
+    hub = EventHub()
+    pop = ScreenPop(ami.channel, normaliser, directory)
+    router = SmartRouter(
+        ops,
+        states,
+        directory,
+        normaliser,
+        ivr_context=ami.ivr_context,
+        ring_timeout=ami.routing_ring_timeout,
+        dry_run=ami.routing_dry_run,
+    )
+
+    async def resync(c: AmiClient) -> None:
+        # Events are not replayed after a reconnect (asterisk.md §4.1): ask for the whole table.
+        try:
+            _, items = await c.send_list("ExtensionStateList")
+            states.replace_all(items)
+            log.info("line status resynchronised: %d extensions", len(items))
+        except AmiError as exc:
+            log.warning("ExtensionStateList failed: %s", exc)
+
+    def on_event(msg: Any) -> None:
+        if states.apply(msg):
+            return
+        event = pop.translate(msg)
+        if event is not None:
+            hub.publish(event)
+        router.on_event(msg)
+
+    client.on_connect(resync)
+    client.on_event(on_event)
+
+    def ami_status() -> dict[str, Any]:
+        return {
+            "connected": client.connected,
+            "host": f"{ami.host}:{ami.port}",
+            "banner": client.banner,
+            "connects": client.connects,
+            "last_error": client.last_error,
+        }
+
+    jobs = BackfillJobs(_backfill_runner(settings))
+    app = create_app(
+        LiveContext(
+            token=api.token,
+            ops=ops,
+            states=states,
+            hub=hub,
+            ami_status=ami_status,
+            jobs=jobs,
+            originate_rate=api.originate_rate,
+        )
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, api.host, api.port)
+    await site.start()
+    log.info("live API on http://%s:%d, AMI %s:%d", api.host, api.port, ami.host, ami.port)
+    await client.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping live component")
+        await client.stop()
+        await runner.cleanup()
+        jobs.shutdown()
