@@ -36,9 +36,7 @@ async def originate_round_trip(n: int) -> dict[str, float]:
         for i in range(n + 20):
             before = len(stack.double.action_times)
             t0 = time.perf_counter()
-            async with http.post(
-                "/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}
-            ) as r:
+            async with http.post("/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}) as r:
                 assert r.status == 201
                 await r.read()
             while len(stack.double.action_times) == before:
@@ -81,13 +79,9 @@ async def sse_fan_out(subscribers: int, events: int) -> dict[str, float]:
                 await asyncio.sleep(0.01)
             t0 = time.perf_counter()
             for i in range(events):
-                stack.hub.publish(
-                    {"type": "ringing", "extension": "101", "n": i, "t0": time.perf_counter()}
-                )
+                stack.hub.publish({"type": "ringing", "extension": "101", "n": i, "t0": time.perf_counter()})
                 if i % 50 == 49:
-                    await asyncio.sleep(
-                        0
-                    )  # a burst as the AMI reader would produce it, read by read
+                    await asyncio.sleep(0)  # a burst as the AMI reader would produce it, read by read
             await asyncio.gather(*tasks)
             total = time.perf_counter() - t0
             dropped = sum(s.dropped for s in stack.hub.subscribers)

@@ -563,9 +563,9 @@ def _ami(sec: Section) -> AmiSettings:
         routing_dry_run=sec.flag("routing_dry_run", False),
         routing_ring_timeout=sec.integer("routing_ring_timeout", 20, minimum=1, maximum=300),
         managers={str(k): str(v) for k, v in sec.table_of("managers").items()},
-        intercept_context=sec.str("intercept_context", ""),
-        routing_context=sec.str("routing_context", ""),
-        ping_timeout=sec.float("ping_timeout", 5.0, minimum=0.1),
+        intercept_context=sec.text("intercept_context", ""),
+        routing_context=sec.text("routing_context", ""),
+        ping_timeout=sec.number("ping_timeout", 5.0, minimum=0.1),
     )
     sec.done()
     return out

@@ -143,7 +143,7 @@ def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int) -> None:
     layout and a config file in DIR, runs it through every stage that exists and prints where
     to look. Needs no database server and no network.
     """
-    from jobs import demo as job
+    import jobs.demo as job
 
     run_job(ctx, lambda: job.run(out_dir, calls=calls, seed=seed))
 
@@ -156,7 +156,7 @@ def check(ctx: Ctx) -> None:
     Opens each CDR source (and lists the columns it found), the state store, and — where
     configured — the 1C publication, its $metadata and the AMI port. Prints one line per check.
     """
-    from jobs import check as job
+    import jobs.check as job
 
     run_job(ctx, lambda: job.run(ctx.settings))
 
@@ -173,7 +173,7 @@ def sync(ctx: Ctx, dry_run: bool, sources: tuple[str, ...]) -> None:
     the cursor only after the commit. Safe to run again at any time: a re-run with nothing new
     changes nothing.
     """
-    from jobs import sync as job
+    import jobs.sync as job
 
     run_job(ctx, lambda: job.run(ctx.settings, dry_run=dry_run, only=sources))
 
@@ -193,7 +193,7 @@ def backfill(
     Resumable: an interrupted backfill started again with the same range continues where it
     stopped. Shows a progress bar on a terminal.
     """
-    from jobs import backfill as job
+    import jobs.backfill as job
 
     run_job(
         ctx,
@@ -208,7 +208,7 @@ def backfill(
 @click.pass_obj
 def reconcile(ctx: Ctx, since: date | None, until: date | None) -> None:
     """Match calls with 1C events and write the reconciliation report (CSV + JSON)."""
-    from jobs import reconcile as job
+    import jobs.reconcile as job
 
     run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until))
 
@@ -224,7 +224,7 @@ def report(
     ctx: Ctx, client: str | None, since: date | None, until: date | None, out_dir: Path | None
 ) -> None:
     """Render the HTML reports: index, per client, reconciliation, data quality."""
-    from jobs import report as job
+    import jobs.report as job
 
     run_job(ctx, lambda: job.run(ctx.settings, client=client, since=since, until=until, out_dir=out_dir))
 
@@ -234,7 +234,7 @@ def report(
 @click.pass_obj
 def verify(ctx: Ctx, since: date | None, until: date | None) -> None:
     """Compare source, ledger and 1C register counts per day; exit 7 on a mismatch."""
-    from jobs import verify as job
+    import jobs.verify as job
 
     run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until))
 
@@ -244,7 +244,7 @@ def verify(ctx: Ctx, since: date | None, until: date | None) -> None:
 @click.pass_obj
 def status(ctx: Ctx, as_json: bool) -> None:
     """Cursors, row and call counts, quarantine, outbox backlog, dead letters, last runs."""
-    from jobs import status as job
+    import jobs.status as job
 
     run_job(ctx, lambda: job.run(ctx.settings, as_json=as_json))
 
@@ -253,7 +253,7 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @click.pass_obj
 def schedule(ctx: Ctx) -> None:
     """Run the jobs of [schedule] with APScheduler until SIGTERM or Ctrl-C."""
-    from jobs import scheduler as job
+    import jobs.scheduler as job
 
     run_job(ctx, lambda: job.run(ctx.settings))
 
@@ -262,7 +262,7 @@ def schedule(ctx: Ctx) -> None:
 @click.pass_obj
 def live(ctx: Ctx) -> None:
     """The AMI bridge and its HTTP API for 1C (click-to-call, intercept, spy, line status)."""
-    from jobs import live as job
+    import jobs.live as job
 
     run_job(ctx, lambda: job.run(ctx.settings))
 

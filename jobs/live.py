@@ -40,9 +40,7 @@ def _backfill_runner(settings: Settings) -> Any:
     def run_backfill(since: date, until: date) -> int:
         from jobs import backfill  # type: ignore[attr-defined]  # the lead's job; imported when used
 
-        return int(
-            backfill.run(settings, since=since, until=until, dry_run=False, push=True, only=())
-        )
+        return int(backfill.run(settings, since=since, until=until, dry_run=False, push=True, only=()))
 
     return run_backfill
 

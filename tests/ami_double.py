@@ -121,9 +121,7 @@ class AmiDouble:
     def message(self, headers: Headers) -> bytes:
         end = self.line_end
         return (
-            b"".join(
-                k.encode() + b": " + v.encode("utf-8", "surrogateescape") + end for k, v in headers
-            )
+            b"".join(k.encode() + b": " + v.encode("utf-8", "surrogateescape") + end for k, v in headers)
             + end
         )
 
@@ -134,9 +132,7 @@ class AmiDouble:
         """Send one event to every logged-in session with events on."""
         await self.emit_raw(self.message(headers))
 
-    async def emit_raw(
-        self, data: bytes, chunks: list[int] | None = None, pause: float = 0.0
-    ) -> None:
+    async def emit_raw(self, data: bytes, chunks: list[int] | None = None, pause: float = 0.0) -> None:
         """Send raw bytes to every logged-in session, optionally cut into chunks of given sizes."""
         for s in self.logged_in():
             if not s.events:
@@ -264,9 +260,7 @@ class AmiDouble:
             await self._reply(s, err("Missing action in request"))
             return True
         if name == "logoff":
-            await self._reply(
-                s, [("Response", "Goodbye"), *ids, ("Message", "Thanks for all the fish.")]
-            )
+            await self._reply(s, [("Response", "Goodbye"), *ids, ("Message", "Thanks for all the fish.")])
             return False
         if name == "challenge":
             s.challenge = self.challenge
@@ -321,9 +315,7 @@ class AmiDouble:
                 ),
             )
         elif name == "extensionstatelist":
-            out = self.message(
-                ok(("EventList", "start"), ("Message", "Extension Statuses will follow"))
-            )
+            out = self.message(ok(("EventList", "start"), ("Message", "Extension Statuses will follow")))
             for exten, (status, hint) in self.extensions.items():
                 out += self.message(
                     [
@@ -349,8 +341,7 @@ class AmiDouble:
             await self._reply(
                 s,
                 err(
-                    f"Invalid/unknown command: {action}. "
-                    "Use Action: ListCommands to show available commands."
+                    f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
                 ),
             )
         return True
@@ -370,16 +361,12 @@ class AmiDouble:
         ids = [("ActionID", aid)] if aid else []
         if not good:
             await asyncio.sleep(self.auth_fail_delay)  # manager.c sleep(1)
-            await self._reply(
-                s, [("Response", "Error"), *ids, ("Message", "Authentication failed")]
-            )
+            await self._reply(s, [("Response", "Error"), *ids, ("Message", "Authentication failed")])
             return False
         s.user = user
         s.events = _first(h, "Events").lower() != "off"
         self.logins += 1
-        await self._reply(
-            s, [("Response", "Success"), *ids, ("Message", "Authentication accepted")]
-        )
+        await self._reply(s, [("Response", "Success"), *ids, ("Message", "Authentication accepted")])
         if s.events:
             await self._reply(
                 s,
@@ -393,9 +380,7 @@ class AmiDouble:
             )
         return True
 
-    async def _originate(
-        self, s: Session, h: Headers, ids: Headers, ok: object, err: object
-    ) -> None:
+    async def _originate(self, s: Session, h: Headers, ids: Headers, ok: object, err: object) -> None:
         plan = (
             self.originate_plans.get(_first(h, "Exten"))
             or self.originate_plans.get(_first(h, "Channel"))
@@ -416,18 +401,14 @@ class AmiDouble:
                 await self._send(s, data)
             s.held.clear()
             return
-        await self._reply(
-            s, [("Response", "Success"), *ids, ("Message", "Originate successfully queued")]
-        )
+        await self._reply(s, [("Response", "Success"), *ids, ("Message", "Originate successfully queued")])
         if self.hold_originate_responses:
             return
         task = asyncio.create_task(self._originate_response(s, h, ids, plan))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _originate_response(
-        self, s: Session, h: Headers, ids: Headers, plan: OriginatePlan
-    ) -> None:
+    async def _originate_response(self, s: Session, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
         await asyncio.sleep(plan.delay)
         if s not in self.sessions:
             return
@@ -449,11 +430,7 @@ class AmiDouble:
                 (
                     "Channel",
                     chan
-                    + (
-                        "-00000049;1"
-                        if plan.response == "Success" and chan.startswith("Local/")
-                        else ""
-                    ),
+                    + ("-00000049;1" if plan.response == "Success" and chan.startswith("Local/") else ""),
                 ),
                 *target,
                 ("Reason", str(plan.reason)),

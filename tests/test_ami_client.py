@@ -169,9 +169,7 @@ def test_async_originate_is_tied_to_its_originate_response(
     async def t(double: AmiDouble, client: AmiClient) -> None:
         double.originate_plans["79161234567"] = plan
         # a decoy originate answered differently must not be mixed up with ours
-        double.originate_plans["555"] = OriginatePlan(
-            "Success" if not success else "Failure", 1, 0.001
-        )
+        double.originate_plans["555"] = OriginatePlan("Success" if not success else "Failure", 1, 0.001)
         decoy = await client.originate(
             [
                 ("Channel", "PJSIP/102"),
@@ -206,9 +204,7 @@ def test_unsafe_value_is_refused_before_anything_is_written() -> None:
         await client.send_action("Ping")
         before = bytes(double.raw_in)
         with pytest.raises(AmiUnsafeValue):
-            await client.originate(
-                [("Channel", "PJSIP/101"), ("CallerID", '"x" <1>\r\n\r\nAction: Command')]
-            )
+            await client.originate([("Channel", "PJSIP/101"), ("CallerID", '"x" <1>\r\n\r\nAction: Command')])
         await client.send_action("Ping")
         after = bytes(double.raw_in)[len(before) :]
         assert after.count(b"Action:") == 1 and b"Originate" not in after
@@ -248,9 +244,7 @@ def test_connection_closed_mid_message_fails_in_flight_originate_and_reconnects(
         )
         with pytest.raises(AmiConnectionLost):
             await asyncio.wait_for(pending.outcome, 2)
-        assert not [
-            m for m in seen if m.event == "OriginateResponse"
-        ]  # the half message is not an event
+        assert not [m for m in seen if m.event == "OriginateResponse"]  # the half message is not an event
         await until(lambda: client.connects == 2)
         assert len(double.actions_named("Originate")) == 1
 
@@ -290,9 +284,7 @@ def test_utf8_character_split_across_two_writes() -> None:
     async def t(double: AmiDouble, client: AmiClient) -> None:
         seen: list[Message] = []
         client.on_event(seen.append)
-        data = double.message(
-            [("Event", "Newchannel"), ("CallerIDName", "José Müller"), ("Uniqueid", "u1")]
-        )
+        data = double.message([("Event", "Newchannel"), ("CallerIDName", "José Müller"), ("Uniqueid", "u1")])
         cut = data.index("ü".encode()) + 1
         await double.emit_raw(data, chunks=[cut], pause=0.05)
         await until(lambda: any(m.event == "Newchannel" for m in seen))

@@ -32,9 +32,7 @@ def _wire_dir() -> Path | None:
 
 
 WIRE = _wire_dir()
-needs_wire = pytest.mark.skipif(
-    WIRE is None and not os.environ.get("CI"), reason="shared fixtures not found"
-)
+needs_wire = pytest.mark.skipif(WIRE is None and not os.environ.get("CI"), reason="shared fixtures not found")
 SCENARIOS = sorted(p.name[: -len(".recv.bin")] for p in WIRE.glob("*.recv.bin")) if WIRE else []
 
 
@@ -129,12 +127,7 @@ def test_utf8_character_split_across_reads_survives() -> None:
 
 
 def test_values_decode_one_by_one() -> None:
-    body = (
-        "Event: X\r\nA: Иван\r\n".encode()
-        + b"B: "
-        + "Петров".encode("cp1251")
-        + b"\r\nC: \xff\xfe\x98"
-    )
+    body = "Event: X\r\nA: Иван\r\n".encode() + b"B: " + "Петров".encode("cp1251") + b"\r\nC: \xff\xfe\x98"
     msg = parse_message(body)
     assert msg.get("A") == "Иван" and msg.get("B") == "Петров"
     # bytes no codec accepts are kept as surrogate escapes, not dropped
@@ -143,9 +136,7 @@ def test_values_decode_one_by_one() -> None:
 
 
 def test_keys_are_case_insensitive_and_the_first_wins() -> None:
-    msg = parse_message(
-        b"Event: X\r\nChannel: first\r\nchannel: second\r\nVariable: a=1\r\nVariable: b=2"
-    )
+    msg = parse_message(b"Event: X\r\nChannel: first\r\nchannel: second\r\nVariable: a=1\r\nVariable: b=2")
     assert msg.get("CHANNEL") == "first"
     assert msg.get_all("variable") == ["a=1", "b=2"]
 
@@ -221,9 +212,7 @@ def test_no_input_ever_adds_a_header_or_an_action(values: list[str]) -> None:
         return
     actions = frame_like_manager_c(wire)
     assert len(actions) == 1
-    assert [k for k, _ in actions[0]] == ["Action", "ActionID"] + [
-        f"Field{i}" for i in range(len(values))
-    ]
+    assert [k for k, _ in actions[0]] == ["Action", "ActionID"] + [f"Field{i}" for i in range(len(values))]
     assert all(len(line) <= 1024 for line in wire.split(b"\n"))
     # our own reader gives back what was meant (less the leading blanks Asterisk skips)
     parsed = FrameParser().feed(wire)

@@ -53,9 +53,7 @@ def test_idle_manager_gets_the_call_busy_and_unknown_stay_in_ivr(dry_run: bool) 
             await stack.double.restart()
             await until(lambda: stack.states.get("102") is not None)
             await stack.double.emit(ivr_event("89161234567", "call-1"))  # idle manager 101
-            await stack.double.emit(
-                ivr_event("89161234567", "call-1", "VarSet")
-            )  # same call: decided once
+            await stack.double.emit(ivr_event("89161234567", "call-1", "VarSet"))  # same call: decided once
             await stack.double.emit(ivr_event("+79169999999", "call-2"))  # manager 102 busy
             await stack.double.emit(ivr_event("84950000000", "call-3"))  # unknown caller
             await stack.double.emit(ivr_event("<unknown>", "call-4"))  # withheld

@@ -24,9 +24,7 @@ from tests.ami_double import TOKEN, LiveStack, run
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def scenario(
-    test: Callable[[LiveStack, aiohttp.ClientSession], Awaitable[None]], **kw: Any
-) -> None:
+def scenario(test: Callable[[LiveStack, aiohttp.ClientSession], Awaitable[None]], **kw: Any) -> None:
     async def main() -> None:
         async with LiveStack(**kw) as stack, aiohttp.ClientSession(stack.url) as http:
             await test(stack, http)
@@ -115,9 +113,7 @@ def test_every_documented_operation_answers_as_documented() -> None:
 def test_missing_or_wrong_token_is_401_and_nothing_reaches_ami(header: str | None) -> None:
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
         headers = {"Authorization": header} if header else {}
-        async with http.post(
-            "/v1/calls", json={"from": "101", "to": "+79161234567"}, headers=headers
-        ) as r:
+        async with http.post("/v1/calls", json={"from": "101", "to": "+79161234567"}, headers=headers) as r:
             assert r.status == 401
         assert stack.double.actions_named("Originate") == []
 
@@ -147,11 +143,7 @@ def test_click_to_call_originates_with_settings_only_and_reports_the_outcome() -
         assert len(call_id) <= 32
         sent = dict(stack.double.actions_named("Originate")[0])
         assert sent["Channel"] == "PJSIP/101" and sent["Context"] == "from-internal"
-        assert (
-            sent["Exten"] == "+79161234567"
-            and sent["ChannelId"] == call_id
-            and sent["Async"] == "true"
-        )
+        assert sent["Exten"] == "+79161234567" and sent["ChannelId"] == call_id and sent["Async"] == "true"
         assert "Variable" not in sent
         event = await asyncio.wait_for(sub.get(), 2)
         assert (event["type"], event["linkedid"], event["success"]) == (
@@ -201,9 +193,7 @@ def test_originate_rate_limit_per_token() -> None:
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
         codes = []
         for _ in range(3):
-            async with http.post(
-                "/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}
-            ) as r:
+            async with http.post("/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}) as r:
                 codes.append(r.status)
                 retry = r.headers.get("Retry-After")
         assert codes == [201, 201, 429] and retry is not None and int(retry) >= 1
@@ -281,9 +271,7 @@ def test_hangup_and_regex_channel_refused() -> None:
         async with http.delete("/v1/calls/c1c-0001", headers=AUTH) as r:
             assert r.status == 200
         assert dict(stack.double.actions_named("Hangup")[0])["Channel"] == "c1c-0001"
-        async with http.delete(
-            "/v1/calls/%2F.%2A%2F", headers=AUTH
-        ) as r:  # "/.*/" would hang up everyone
+        async with http.delete("/v1/calls/%2F.%2A%2F", headers=AUTH) as r:  # "/.*/" would hang up everyone
             assert r.status in (404, 422)
         assert len(stack.double.actions_named("Hangup")) == 1
 
@@ -416,9 +404,7 @@ def test_ami_down_gives_503_and_degraded_health() -> None:
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
         await stack.double.stop()
         await until(lambda: not stack.client.connected)
-        async with http.post(
-            "/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}
-        ) as r:
+        async with http.post("/v1/calls", headers=AUTH, json={"from": "101", "to": "+79161234567"}) as r:
             assert r.status == 503
         async with http.get("/health") as r:
             assert (await r.json())["status"] == "degraded"

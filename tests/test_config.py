@@ -40,7 +40,10 @@ def test_env_interpolation(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"source": {"url": "sqlite:///x", "tabel": "cdr"}}, r"source\.tabel: unknown key; did you mean 'table'"),
+        (
+            {"source": {"url": "sqlite:///x", "tabel": "cdr"}},
+            r"source\.tabel: unknown key; did you mean 'table'",
+        ),
         ({"source": {"url": "sqlite:///x", "timezone": "Mars/Base"}}, r"source\.timezone: unknown time zone"),
         ({"source": {"url": "sqlite:///x", "lookback": "soon"}}, r"source\.lookback: expected a duration"),
         ({"source": {"url": "sqlite:///x", "chunk_size": 5}}, r"source\.chunk_size: must be at least 100"),

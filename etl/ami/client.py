@@ -166,9 +166,7 @@ class AmiClient:
         try:
             await asyncio.wait_for(self._logged_in.wait(), timeout)
         except TimeoutError:
-            raise AmiTimeout(
-                f"not connected to AMI at {self.host}:{self.port}: {self.last_error}"
-            ) from None
+            raise AmiTimeout(f"not connected to AMI at {self.host}:{self.port}: {self.last_error}") from None
 
     async def stop(self) -> None:
         """Log off politely if connected, then stop reconnecting."""
@@ -267,9 +265,7 @@ class AmiClient:
         try:
             result = await asyncio.wait_for(asyncio.shield(fut), timeout or self.action_timeout)
         except TimeoutError:
-            raise AmiTimeout(
-                f"no answer to {what} within {timeout or self.action_timeout:g} s"
-            ) from None
+            raise AmiTimeout(f"no answer to {what} within {timeout or self.action_timeout:g} s") from None
         if isinstance(result, Message) and (result.response or "").lower() == "error":
             raise AmiActionFailed(result.get("Message") or f"{what} failed", result)
         return result

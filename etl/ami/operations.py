@@ -74,12 +74,8 @@ class Policy:
         if not isinstance(value, str):
             raise OperationRefused(f"{what}: expected a phone number as text")
         cleaned = _NUMBER_JUNK.sub("", value)
-        if not self._number.fullmatch(cleaned) or not (
-            cleaned.isascii() and cleaned.lstrip("+").isdigit()
-        ):
-            raise OperationRefused(
-                f"{what}: {_show(value)} is not a number allowed by ami.number_pattern"
-            )
+        if not self._number.fullmatch(cleaned) or not (cleaned.isascii() and cleaned.lstrip("+").isdigit()):
+            raise OperationRefused(f"{what}: {_show(value)} is not a number allowed by ami.number_pattern")
         return cleaned
 
     def call_id(self, value: object) -> str:
@@ -127,9 +123,7 @@ class Operations:
         )
         return CallStarted(call_id, pending)
 
-    async def intercept(
-        self, call_id: str, employee: str, mode: str = "redirect"
-    ) -> Message | CallStarted:
+    async def intercept(self, call_id: str, employee: str, mode: str = "redirect") -> Message | CallStarted:
         """Send a waiting or ringing call to `employee`.
 
         `redirect` moves the caller's channel to the employee's extension (a channel in the IVR

@@ -171,9 +171,7 @@ class FrameParser:
             del buf[:pos]
         if len(buf) > MAX_PENDING_BYTES:
             buf.clear()
-            raise AmiError(
-                f"no end of message after {MAX_PENDING_BYTES} bytes; dropping the connection"
-            )
+            raise AmiError(f"no end of message after {MAX_PENDING_BYTES} bytes; dropping the connection")
         return out
 
 
@@ -183,17 +181,13 @@ def check_value(key: str, value: str) -> None:
         raise AmiUnsafeValue("not a valid AMI header name", key[:40])
     bad = _UNSAFE.search(value)
     if bad:
-        raise AmiUnsafeValue(
-            f"contains a control or line-break character U+{ord(bad.group()):04X}", key
-        )
+        raise AmiUnsafeValue(f"contains a control or line-break character U+{ord(bad.group()):04X}", key)
     try:
         size = len(key) + 4 + len(value.encode("utf-8"))
     except UnicodeEncodeError:
         raise AmiUnsafeValue("contains text that is not valid Unicode", key) from None
     if size > MAX_LINE_BYTES:
-        raise AmiUnsafeValue(
-            f"line would be {size} bytes, over the {MAX_LINE_BYTES}-byte limit", key
-        )
+        raise AmiUnsafeValue(f"line would be {size} bytes, over the {MAX_LINE_BYTES}-byte limit", key)
 
 
 def serialise_action(action: str, fields: Iterable[tuple[str, object]]) -> bytes:

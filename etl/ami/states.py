@@ -107,9 +107,7 @@ class ExtensionStates:
             except ValueError:
                 status = -1
             text = msg.get("StatusText") or STATUS_TEXT.get(status, "Unknown")
-            self._set(
-                ExtensionState(exten, status, text, msg.get("Hint") or "", context, self._clock())
-            )
+            self._set(ExtensionState(exten, status, text, msg.get("Hint") or "", context, self._clock()))
             return True
         if name == "DeviceStateChange":
             m = self._device.match(msg.get("Device") or "")

@@ -99,9 +99,7 @@ async def auth_and_errors(
         token = request.app[CTX].token
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             return _error(
                 401,
                 "missing or wrong bearer token",
@@ -171,9 +169,7 @@ def _follow(ctx: LiveContext, started: CallStarted, kind: str, extension: str) -
             event.update(success=False, reason="connection lost: not repeated")
         else:
             result = fut.result()
-            event.update(
-                success=result.success, reason=result.reason_text, reason_code=result.reason
-            )
+            event.update(success=result.success, reason=result.reason_text, reason_code=result.reason)
         ctx.hub.publish(event)
 
     pending: PendingOriginate = started.pending

@@ -104,9 +104,7 @@ def openapi_document() -> dict[str, Any]:
                         ["from", "to"],
                     ),
                     "responses": {
-                        "201": _resp(
-                            "queued; id is the ChannelId the call's CDR rows carry", _STARTED
-                        ),
+                        "201": _resp("queued; id is the ChannelId the call's CDR rows carry", _STARTED),
                         **_errors(*_COMMON, 429),
                     },
                 }
@@ -191,9 +189,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Ringing / answered / hangup events (SSE) for screen pop",
                     "operationId": "events",
-                    "parameters": [
-                        {"name": "extension", "in": "query", "required": False, "schema": _EXT}
-                    ],
+                    "parameters": [{"name": "extension", "in": "query", "required": False, "schema": _EXT}],
                     "responses": {
                         "200": {
                             "description": "an event stream; each `data:` line is a JSON object "
