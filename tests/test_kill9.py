@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from etl.store import Ledger, calls, cdr_rows, cursors
+from etl.store import Ledger, calls, cdr_rows
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import ROOT, Databases, require_fixtures
 
