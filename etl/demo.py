@@ -14,15 +14,20 @@ How rows are shaped (the rules the tests check):
   queue) has `billsec == duration` whatever its disposition, as Asterisk reports it (see the
   capture's ring-group legs); otherwise an unanswered leg has `billsec == 0`. ANSWERED rows
   always have `billsec > 0`.
-- `sequence` grows with CDR creation; rows come out in the order Asterisk INSERTs them: when
-  party A of the row hangs up. A call lasting hours is written after hundreds of later calls.
+- `sequence` grows with CDR creation (numbered when the call is generated, so a leg created
+  late in a long call can carry a lower number than a call that started meanwhile; it never
+  resets: no simulated Asterisk restart). Rows come out in the order Asterisk INSERTs them:
+  when party A of the row hangs up. A call lasting hours is written after hundreds of later
+  calls; an attended transfer's consultation row (party A: the transferer's second channel)
+  is written at the transfer, before the rows of the caller.
 - Recording names are FreePBX's `<type>-<to>-<from>-<YYYYMMDD-HHMMSS>-<uniqueid>.wav`
   (`in`, `out`, `rg`, `q`, `exten`) in `recordingfile`; `userfield` holds the same name on
   about a third of the calls (custom dialplans do that) and is empty otherwise. Every row of a
   recorded call's party A carries the name, also the unanswered ones (their file is 44 bytes).
 
 Memory does not grow with `calls`: start times are drawn hour by hour, clients are derived
-from their index by hashing (not stored), and only calls still in progress are held.
+from their index by hashing (a bounded cache, not a table), and only calls still in progress
+are held (a heap ordered by the time their rows are written).
 """
 
 from __future__ import annotations
@@ -554,7 +559,7 @@ class _History:
     def _blind_transfer(self, t0: int) -> list[tuple[int, list[dict[str, Any]]]]:
         base, num, uid = self.inbound_base(t0)
         a = EXTENSIONS[self.rr(len(EXTENSIONS))]
-        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % 12]
+        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % len(EXTENSIONS)]
         self.record(base, self.recname("in", a, num, t0, uid))
         # Party A's channel is moved to b@from-internal-xfer before its first CDR is
         # finalised, so both rows show dst=b, dcontext=from-internal-xfer (as in the capture).
@@ -580,7 +585,7 @@ class _History:
     def _attended_transfer(self, t0: int) -> list[tuple[int, list[dict[str, Any]]]]:
         base, num, uid = self.inbound_base(t0)
         a = EXTENSIONS[self.rr(len(EXTENSIONS))]
-        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % 12]
+        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % len(EXTENSIONS)]
         base.update(dst=a, dst_cnam=EMPLOYEES[a])
         self.record(base, self.recname("in", a, num, t0, uid))
         answer = t0 + self.ring()
@@ -644,7 +649,7 @@ class _History:
 
     def _internal(self, t0: int) -> list[tuple[int, list[dict[str, Any]]]]:
         a = EXTENSIONS[self.rr(len(EXTENSIONS))]
-        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % 12]
+        b = EXTENSIONS[(EXTENSIONS.index(a) + 1 + self.rr(len(EXTENSIONS) - 1)) % len(EXTENSIONS)]
         uid = self.new_uid(t0)
         base = {
             "calldate": None, "clid": f'"{EMPLOYEES[a]}" <{a}>', "src": a, "dst": b,
@@ -676,9 +681,8 @@ class _History:
 
 
 # --- public API --------------------------------------------------------------------------------
-def default_start(timezone: str = "Europe/Moscow") -> datetime:
-    """The fixed start of the demo history: `DEFAULT_DAYS` before `ANCHOR`, local time."""
-    del timezone  # the anchor is a local wall-clock time in whatever zone the history uses
+def default_start() -> datetime:
+    """The fixed start of the demo history: `DEFAULT_DAYS` before `ANCHOR` (local wall clock)."""
     return ANCHOR - timedelta(days=DEFAULT_DAYS)
 
 
@@ -702,7 +706,7 @@ def generate_history(
     if days <= 0:
         raise ValueError("days must be > 0")
     zone = ZoneInfo(timezone)
-    history = _History(calls, seed, start or default_start(timezone), days, zone)
+    history = _History(calls, seed, start or default_start(), days, zone)
     return history.calls()
 
 
@@ -892,7 +896,7 @@ def recording_path(root: Path, recordingfile: str, calldate: datetime | None = N
     return Path(root) / day[:4] / day[4:6] / day[6:8] / recordingfile
 
 
-def is_missing_on_purpose(recordingfile: str, every: int = 100) -> bool:
+def is_missing_on_purpose(recordingfile: str, every: int = 150) -> bool:
     """About one recording in `every` is not written, so integrity checks have something to show."""
     return every > 0 and zlib.crc32(recordingfile.encode()) % every == 0
 
@@ -902,7 +906,7 @@ def write_recordings(
     rows: Iterable[dict[str, Any]],
     *,
     seconds_cap: float | None = 5.0,
-    missing_every: int = 100,
+    missing_every: int = 150,
 ) -> int:
     """Write the WAV file named by each row's `recordingfile` under `root/YYYY/MM/DD/`.
 
