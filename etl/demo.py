@@ -365,9 +365,7 @@ class _History:
             yield from pop(pending)[2]
 
     # --- rows ------------------------------------------------------------------------------
-    def row(
-        self, base: dict[str, Any], t: int, end: int, answer: int | None, **cols: Any
-    ) -> dict[str, Any]:
+    def row(self, base: dict[str, Any], t: int, end: int, answer: int | None, **cols: Any) -> dict[str, Any]:
         """One CDR row from call-level `base`: times in epochs → calldate/duration/billsec."""
         r = base.copy()
         r["calldate"] = self.local(t)
@@ -420,9 +418,7 @@ class _History:
         base["did"] = DIDS[0]
         return t0 + self.rr(4, 16)
 
-    def after_dial(
-        self, base: dict[str, Any], t: int, up: bool, ext: str, vm: bool
-    ) -> dict[str, Any]:
+    def after_dial(self, base: dict[str, Any], t: int, up: bool, ext: str, vm: bool) -> dict[str, Any]:
         """The party A row after a failed Dial: voicemail or the hang-up macro."""
         if vm:
             msg = self.rr(4, 45)
@@ -518,9 +514,7 @@ class _History:
         base, num, uid = self.inbound_base(t0)
         rnd = self.rng.random
         t = self.ivr_prefix(base, t0) if rnd() < 0.5 else t0 + 1
-        base.update(
-            dst=QUEUE, dcontext="ext-queues", lastapp="Queue", lastdata=f"{QUEUE},t,,,300,,,,,"
-        )
+        base.update(dst=QUEUE, dcontext="ext-queues", lastapp="Queue", lastdata=f"{QUEUE},t,,,300,,,,,")
         self.record(base, self.recname("q", QUEUE, num, t, uid))
         patience = self.rr(20, 240)  # the caller abandons after this long
         k = self.rr(len(QUEUE_MEMBERS))  # rrmemory: round robin from here
@@ -718,9 +712,7 @@ def ddl_text(dialect: str, schema: str = "freepbx") -> str:
 
 
 def ddl_statements(dialect: str, schema: str = "freepbx") -> list[str]:
-    lines = [
-        ln for ln in ddl_text(dialect, schema).splitlines() if not ln.lstrip().startswith("--")
-    ]
+    lines = [ln for ln in ddl_text(dialect, schema).splitlines() if not ln.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
@@ -806,9 +798,7 @@ def _quote(column: str, dialect: str) -> str:
     return "`end`" if dialect == "mysql" else '"end"'
 
 
-def write_sql(
-    url: str, rows: Iterable[dict[str, Any]], *, schema: str = "freepbx", batch: int = 5000
-) -> int:
+def write_sql(url: str, rows: Iterable[dict[str, Any]], *, schema: str = "freepbx", batch: int = 5000) -> int:
     """Create the `cdr` table at a SQLAlchemy `url` from the dialect's DDL file and bulk-insert.
 
     MariaDB/MySQL: pymysql's executemany (one multi-row INSERT per batch); PostgreSQL: COPY;

@@ -50,7 +50,10 @@ def graceful_stop() -> Iterator[threading.Event]:
 def lag_text(newest_us: int | None) -> str:
     if newest_us is None:
         return "no calls yet"
-    seconds = max(0, int(time.time() - newest_us / 1_000_000))
+    return human_seconds(max(0, int(time.time() - newest_us / 1_000_000)))
+
+
+def human_seconds(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds}s"
     if seconds < 7200:

@@ -11,6 +11,7 @@ from etl.config import Settings
 from etl.errors import ExitCode
 from etl.status import collect_status
 from etl.store import Ledger
+from jobs.common import human_seconds
 
 
 def run(settings: Settings, *, as_json: bool = False) -> ExitCode:
@@ -38,7 +39,7 @@ def render_text(state: dict) -> str:
     for name, s in state["sources"].items():
         lag = s["lag_seconds"]
         t.add_row(name, str(s["rows"]), str(s["calls"]), str(s["quarantined"]), str(s["cursor"] or "—"),
-                  str(s["newest_call"] or "—"), "—" if lag is None else f"{lag // 60} min")  # fmt: skip
+                  str(s["newest_call"] or "—"), "—" if lag is None else human_seconds(lag))  # fmt: skip
     console.print(t)
     for name, s in state["sources"].items():
         for reason, n in s["quarantine_reasons"].items():

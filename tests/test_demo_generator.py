@@ -168,17 +168,13 @@ def test_scenario_mix_is_all_there() -> None:
     for r in rows:
         calls[r["linkedid"]].append(r)
     # IVR hang-up: one ANSWERED row, no dstchannel
-    ivr = [
-        c for c in calls.values() if len(c) == 1 and c[0]["lastapp"] in ("Playback", "BackGround")
-    ]
+    ivr = [c for c in calls.values() if len(c) == 1 and c[0]["lastapp"] in ("Playback", "BackGround")]
     assert ivr and all(c[0]["disposition"] == "ANSWERED" and not c[0]["dstchannel"] for c in ivr)
     # ring group: several legs of one uniqueid, exactly one ANSWERED
     groups = [c for c in calls.values() if c[0]["dcontext"] == "ext-group"]
     answered = [c for c in groups if sum(r["disposition"] == "ANSWERED" for r in c) == 1]
     assert answered and all(len({r["uniqueid"] for r in c}) == 1 and len(c) >= 3 for c in answered)
-    assert any(
-        all(r["disposition"] != "ANSWERED" or not r["dstchannel"] for r in c) for c in groups
-    )
+    assert any(all(r["disposition"] != "ANSWERED" or not r["dstchannel"] for r in c) for c in groups)
     # queue: several member legs on Local/…@from-queue
     queues = [c for c in calls.values() if c[0]["dcontext"] == "ext-queues"]
     assert any(sum("from-queue" in r["dstchannel"] for r in c) >= 3 for c in queues)
@@ -260,19 +256,13 @@ def test_write_sql_round_trip(databases: Databases, backend: str, schema: str) -
     try:
         columns = [c["name"] for c in inspect(engine).get_columns("cdr")]
         with engine.connect() as c:
-            count, dur, bill = c.execute(
-                text("SELECT COUNT(*), SUM(duration), SUM(billsec) FROM cdr")
-            ).one()
+            count, dur, bill = c.execute(text("SELECT COUNT(*), SUM(duration), SUM(billsec) FROM cdr")).one()
             if schema == "freepbx":
-                cyr = c.execute(
-                    text("SELECT cnam FROM cdr WHERE uniqueid = :u"), {"u": rows[0]["uniqueid"]}
-                )
+                cyr = c.execute(text("SELECT cnam FROM cdr WHERE uniqueid = :u"), {"u": rows[0]["uniqueid"]})
                 assert cyr.scalars().first() == rows[0]["cnam"]
                 first = c.execute(text("SELECT MIN(calldate) FROM cdr")).scalar()
             else:
-                unanswered = c.execute(
-                    text("SELECT COUNT(*) FROM cdr WHERE answer IS NULL")
-                ).scalar()
+                unanswered = c.execute(text("SELECT COUNT(*) FROM cdr WHERE answer IS NULL")).scalar()
                 assert unanswered == sum(r["billsec"] == 0 for r in rows)
                 first = c.execute(text("SELECT MIN(start) FROM cdr")).scalar()
     finally:
@@ -360,9 +350,7 @@ def test_recordings_uncapped_have_the_true_length(tmp_path: Path) -> None:
     rows = [r for r in generate_history(40, 2) if r["recordingfile"]]
     write_recordings(tmp_path, rows, seconds_cap=None, missing_every=0)
     answered = {
-        r["recordingfile"]: r["billsec"]
-        for r in rows
-        if r["disposition"] == "ANSWERED" and r["dstchannel"]
+        r["recordingfile"]: r["billsec"] for r in rows if r["disposition"] == "ANSWERED" and r["dstchannel"]
     }
     name, billsec = max(answered.items(), key=lambda kv: kv[1])
     with wave.open(str(recording_path(tmp_path, name)), "rb") as w:
