@@ -407,9 +407,10 @@ def _quarantine(raw: pd.DataFrame, reasons: pd.Series) -> list[dict[str, Any]]:
     if not bad.any():
         return []
     out = []
-    for idx in raw.index[bad]:
-        row = {k: raw.at[idx, k] for k in raw.columns if not str(k).startswith("_")}
-        image = raw_json(row)
+    columns = [k for k in raw.columns if not str(k).startswith("_")]
+    records = raw.loc[bad, columns].astype(object).to_dict("records")
+    for idx, row in zip(raw.index[bad], records, strict=True):
+        image = raw_json({str(k): v for k, v in row.items()})
         out.append(
             {
                 "row_key": hashlib.blake2b(image.encode(), digest_size=16).hexdigest(),

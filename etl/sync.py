@@ -23,13 +23,14 @@ from sqlalchemy.engine import Connection
 
 from etl.calls import group_calls
 from etl.config import SourceSettings
-from etl.normalise import Directions, Normalised, Options, ledger_records, normalise_chunk
+from etl.normalise import LEDGER_ROW_COLUMNS, Directions, Normalised, Options, normalise_chunk
 from etl.sources import CdrSource, open_source
-from etl.store import Ledger, calls, cdr_rows, insert_ignore, now_utc, quarantine, upsert
+from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_tuples, insert_ignore, now_utc, quarantine
 
 OnCommit = Callable[[Connection, str, list[str]], None]
 Progress = Callable[[int], None]
 IN_BATCH = 500
+ROW_COLUMNS = [*LEDGER_ROW_COLUMNS, "loaded_us"]
 LEG_COLUMNS = (
     "source", "linkedid", "row_id", "calldate_us", "answer_us", "end_us", "disposition",
     "dstchannel", "lastapp", "extension", "direction", "external_number", "sequence",
@@ -125,15 +126,12 @@ def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
     if built.empty:
         return 0
     built["updated_us"] = int(time.time() * 1_000_000)
-    frame = built.astype(object).where(built.notna(), None)
-    records = frame.to_dict("records")
-    for r in records:
-        for k in ("start_us", "answer_us", "end_us"):
-            if r[k] is not None:
-                r[k] = int(r[k])
-    update = [c for c in records[0] if c not in ("source", "linkedid")]
-    upsert(conn, calls, records, update=update)
-    return len(records)
+    for col in ("start_us", "end_us", "answer_us"):
+        built[col] = built[col].astype("Int64")
+    columns = [c.name for c in calls.columns]
+    update = [c for c in columns if c not in ("source", "linkedid")]
+    bulk_write(conn, calls, columns, frame_tuples(built, columns), update=update)
+    return len(built)
 
 
 def _later(column: str, a: str | None, b: str | None) -> str | None:
@@ -272,9 +270,9 @@ def _commit_chunk(
         summary.quarantined += len(unique)
     if new_rows.empty:
         return
-    records = ledger_records(new_rows, int(time.time() * 1_000_000))
-    insert_ignore(conn, cdr_rows, records)
-    summary.new += len(records)
+    stamped = new_rows.assign(loaded_us=int(time.time() * 1_000_000))
+    bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_tuples(stamped, ROW_COLUMNS))
+    summary.new += len(stamped)
     summary.calls += rebuild_calls(conn, summary.source, new_rows)
     if on_commit is not None:
         on_commit(conn, summary.source, new_rows["row_id"].tolist())

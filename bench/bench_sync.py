@@ -1,0 +1,137 @@
+"""Sync throughput, no-op sync time and peak memory on a MariaDB FreePBX `cdr` table.
+
+    .venv/bin/python -m bench.bench_sync [--rows 1000000] [--small 200000]
+
+Builds (once) MariaDB databases `cdr1c_bench_<N>` with N generated FreePBX rows, then in the
+same run measures:
+- the baseline: a raw pymysql `SSCursor` streaming fetch of the same rows, same query;
+- a full `cdr1c sync` of them into a fresh SQLite ledger (the default), as a ratio;
+- a sync with nothing new (the look-back window re-read), absolute and against a full read;
+- peak RSS of a full sync (a child process per table size) for the small and the large table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+REBUILD = os.environ.get("BENCH_REBUILD") == "1"
+CALLS_PER_ROW = 1 / 1.67  # the generator averages 1.67 rows per call
+
+
+def ensure_table(rows: int) -> str:
+    """A MariaDB database with about `rows` generated FreePBX rows; built once and reused."""
+    name = f"cdr1c_bench_{rows}"
+    conn = pymysql.connect(**MYSQL)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}") if REBUILD else None
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4")
+        cur.execute(
+            f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='{name}' AND table_name='cdr'"
+        )
+        exists = cur.fetchone()[0]
+        count = 0
+        if exists:
+            cur.execute(f"SELECT COUNT(*) FROM {name}.cdr")
+            count = cur.fetchone()[0]
+    conn.close()
+    if count >= rows * 0.95:
+        return name
+    from etl.demo import generate_history, write_sql
+
+    url = f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    started = time.time()
+    history = generate_history(int(rows * CALLS_PER_ROW) + 1, seed=7, start=datetime(2025, 11, 1), days=365)
+    written = write_sql(url, history)
+    print(f"built {name}: {written} rows in {time.time() - started:.1f}s", file=sys.stderr)
+    return name
+
+
+def raw_fetch(db: str) -> tuple[int, float]:
+    """Baseline: the same columns and order as the sync's query, streamed with SSCursor."""
+    conn = pymysql.connect(**MYSQL, database=db, cursorclass=pymysql.cursors.SSCursor, charset="utf8mb4")
+    started = time.perf_counter()
+    n = 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT * FROM cdr ORDER BY calldate")
+        while True:
+            chunk = cur.fetchmany(10_000)
+            if not chunk:
+                break
+            n += len(chunk)
+    conn.close()
+    return n, time.perf_counter() - started
+
+
+def sync_child(db: str, ledger: str, lookback: str = "6h") -> dict[str, Any]:
+    """Run one `sync_source` in a child process; return its figures and peak RSS."""
+    code = f"""
+import json, resource, time
+from etl.config import parse_settings
+from etl.store import Ledger
+from etl.sync import sync_source
+s = parse_settings({{"source": {{"url": "mysql+pymysql://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
+                                 "lookback": "{lookback}"}}, "state": {{"url": "sqlite:///{ledger}"}}}})
+led = Ledger.open(s.state.url)
+t = time.perf_counter()
+r = sync_source(s.sources["default"], led)
+elapsed = time.perf_counter() - t
+print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined": r.quarantined,
+                  "seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--small", type=int, default=200_000)
+    args = ap.parse_args()
+    big, small = ensure_table(args.rows), ensure_table(args.small)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        n, base_s = raw_fetch(big)
+        results["baseline_rows"] = n
+        results["baseline_rows_per_s"] = round(n / base_s)
+        full = sync_child(big, f"{tmp}/big.sqlite")
+        results["sync"] = full
+        results["sync_rows_per_s"] = round(full["read"] / full["seconds"])
+        results["ratio_to_raw_fetch"] = round(results["sync_rows_per_s"] / results["baseline_rows_per_s"], 3)
+        noop = sync_child(big, f"{tmp}/big.sqlite")
+        results["noop_sync"] = noop
+        results["noop_seconds"] = round(noop["seconds"], 3)
+        results["full_read_over_noop"] = round(base_s / noop["seconds"], 1)
+        small_run = sync_child(small, f"{tmp}/small.sqlite")
+        results["peak_rss_mb"] = {
+            f"{small_run['read']} rows": round(small_run["peak_rss_mb"], 1),
+            f"{full['read']} rows": round(full["peak_rss_mb"], 1),
+        }
+        results["rss_growth"] = round(full["peak_rss_mb"] / small_run["peak_rss_mb"] - 1, 3)
+    results["self_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
