@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import and_, delete, distinct, exists, func, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
@@ -66,7 +66,7 @@ def link(settings: RecordingsSettings, ledger: Ledger, source: str | None = None
         sources = (
             [source]
             if source
-            else list(conn.execute(select(distinct(cdr_rows.c.source))).scalars())
+            else list(conn.execute(select(cdr_rows.c.source).distinct()).scalars())
         )
         for src in sources:
             _link_source(conn, settings, src, summary)
@@ -157,18 +157,17 @@ def _link_source(
                 for i, part in enumerate(names.field_values(value)):
                     ref = names.cdr_reference(part, root=root, pbx_root=settings.pbx_root)
                     if isinstance(ref, names.Refusal):
-                        if i == 0 or not names.is_audio_name(value):
-                            problems.append(
-                                problem(
-                                    "refused",
-                                    "link",
-                                    part,
-                                    f"{fname}: {ref.reason}; not followed",
-                                    source=source,
-                                    row_id=row.row_id,
-                                    linkedid=row.linkedid,
-                                )
+                        problems.append(
+                            problem(
+                                "refused",
+                                "link",
+                                part,
+                                f"{fname}: {ref.reason}; not followed",
+                                source=source,
+                                row_id=row.row_id,
+                                linkedid=row.linkedid,
                             )
+                        )
                     elif ref is not None:
                         refs[row.row_id].append((fname, i, ref, value))
         index = _Index(conn, refs, [r.uniqueid for r in chunk if r.uniqueid])
@@ -461,6 +460,20 @@ def recording_fields(
                     best_by_row[r.row_id] = cand
                 if r.linkedid not in best_by_call or cand[0] < best_by_call[r.linkedid][0]:
                     best_by_call[r.linkedid] = cand
+        flagged: dict[tuple[str, str], str] = {}
+        for lb in _batches(linkedids):
+            for p in conn.execute(
+                select(
+                    recording_problems.c.linkedid,
+                    recording_problems.c.subject,
+                    recording_problems.c.kind,
+                ).where(
+                    recording_problems.c.source == source,
+                    recording_problems.c.kind.in_(("missing", "refused")),
+                    recording_problems.c.linkedid.in_(lb),
+                )
+            ):
+                flagged[(p.linkedid, p.subject)] = p.kind
         mismatched: set[str] = set()
         pids = sorted({c[1] for c in (*best_by_row.values(), *best_by_call.values())})
         for pb in _batches(pids):
@@ -488,7 +501,7 @@ def recording_fields(
                 out[row.row_id] = {
                     "recording_path": "",
                     "recording_duration": None,
-                    "recording_state": _unlinked_state(row),
+                    "recording_state": _unlinked_state(row, flagged),
                 }
     return out
 
@@ -497,17 +510,18 @@ def _state_order(state: str) -> int:
     return {"ok": 0, "unreadable": 1, "empty": 2}.get(state, 3)
 
 
-def _unlinked_state(r: Any) -> str:
-    state = "none"
+def _unlinked_state(r: Any, flagged: dict[tuple[str, str], str]) -> str:
+    """`refused` or `missing` when `link` stored that problem for one of the row's values."""
+    kinds = set()
     for fname in ("recordingfile", "userfield"):
-        value = getattr(r, fname) or ""
-        for i, part in enumerate(names.field_values(value)):
-            ref = names.cdr_reference(part, root="/nonexistent-root", pbx_root="")
-            if isinstance(ref, names.Refusal) and i == 0 and "absolute path" not in ref.reason:
-                return "refused"
-            if i == 0 and (fname == "recordingfile" or names.is_audio_name(part)):
-                state = "missing"
-    return state
+        for part in names.field_values(getattr(r, fname) or ""):
+            kind = flagged.get((r.linkedid, part))
+            if kind:
+                kinds.add(kind)
+    for kind in ("refused", "missing"):
+        if kind in kinds:
+            return kind
+    return "none"
 
 
 def call_recordings(
