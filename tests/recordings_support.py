@@ -118,7 +118,21 @@ def need(tool: str) -> str:
 def tone_wav(path: Path, seconds: float = 2.5, rate: int = 8000) -> Path:
     sox = need("sox")
     subprocess.run(
-        [sox, "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path), "synth", str(seconds), "sine", "440"],
+        [
+            sox,
+            "-n",
+            "-r",
+            str(rate),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            "440",
+        ],
         check=True,
         capture_output=True,
     )

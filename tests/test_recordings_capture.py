@@ -65,7 +65,9 @@ def test_every_promised_recording_is_found_and_described(capture_ledger: Ledger)
         assert by_row[row_id(r)] == {r["recordingfile"]}, row_id(r)
         f = fields[row_id(r)]
         assert f["recording_path"] == "2026/11/25/" + r["recordingfile"]
-        assert f["recording_duration"] == pytest.approx(tsv[r["recordingfile"]]["seconds"], abs=0.011)
+        assert f["recording_duration"] == pytest.approx(
+            tsv[r["recordingfile"]]["seconds"], abs=0.011
+        )
         if tsv[r["recordingfile"]]["bytes"] <= 44:
             assert f["recording_state"] == "empty"
         else:
@@ -130,7 +132,13 @@ def test_rescan_and_relink_change_nothing(capture_ledger: Ledger) -> None:
     scan(s, capture_ledger, progress=False)
     first = link(s, capture_ledger)
     again = scan(s, capture_ledger, progress=False)
-    assert (again.found, again.unchanged, again.new, again.changed, again.removed) == (29, 29, 0, 0, 0)
+    assert (again.found, again.unchanged, again.new, again.changed, again.removed) == (
+        29,
+        29,
+        0,
+        0,
+        0,
+    )
     assert link(s, capture_ledger) == first
     with capture_ledger.engine.connect() as conn:
         assert len(conn.execute(select(recording_links)).all()) == 46

@@ -40,7 +40,12 @@ def test_metadata_of_encoded_files(encoded: dict[str, Path], codec: str) -> None
     media = probe(os.fsencode(path), path.stat().st_size)
     _, fmt, codec_name, rate = CASES[codec]
     assert media.state == "ok", media.error
-    assert (media.format, media.codec, media.sample_rate, media.channels) == (fmt, codec_name, rate, 1)
+    assert (media.format, media.codec, media.sample_rate, media.channels) == (
+        fmt,
+        codec_name,
+        rate,
+        1,
+    )
     # Encoders pad to whole frames (MP3: an encoder delay of ~0.1 s at 8 kHz), never shorten.
     assert media.duration is not None and 2.49 <= media.duration <= 2.7, media.duration
     assert media.bitrate and media.bitrate > 0
@@ -57,7 +62,9 @@ def test_gsm_length_is_not_mutagens_block_count(encoded: dict[str, Path]) -> Non
     assert got.bitrate == 13000
 
 
-def test_flat_folder_of_mixed_formats_is_linked(encoded: dict[str, Path], ledger_url: str, tmp_path: Path) -> None:
+def test_flat_folder_of_mixed_formats_is_linked(
+    encoded: dict[str, Path], ledger_url: str, tmp_path: Path
+) -> None:
     """A flat root (no YYYY/MM/DD), MIXMON_POST conversions: the CDR still says `.wav`."""
     root = tmp_path / "monitor"
     root.mkdir()
@@ -70,10 +77,14 @@ def test_flat_folder_of_mixed_formats_is_linked(encoded: dict[str, Path], ledger
         claimed = f"{stem}.wav49" if codec == "gsm" else f"{stem}.wav"
         rows.append(
             {
-                "uniqueid": f"u{i}", "sequence": 1, "linkedid": f"call{i}", "calldate": "2026-11-25 10:15:00",
-                "recordingfile": claimed, "billsec": 3,
+                "uniqueid": f"u{i}",
+                "sequence": 1,
+                "linkedid": f"call{i}",
+                "calldate": "2026-11-25 10:15:00",
+                "recordingfile": claimed,
+                "billsec": 3,
             }
-        )  # fmt: skip
+        )
     put_rows(ledger, rows)
     s = settings(root)
     summary = scan(s, ledger, progress=False)

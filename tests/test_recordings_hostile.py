@@ -28,38 +28,76 @@ def build_tree(tmp_path: Path) -> Path:
     (day / "alias.wav").symlink_to(good)  # inside the root: skipped, indexed where it lies
     mp3 = encode(good, tmp_path / "full.mp3", "mp3")
     data = mp3.read_bytes()
-    (day / "out-84951112233-102-20261125-120100-1795610060.2.mp3").write_bytes(data[: len(data) // 2])
+    (day / "out-84951112233-102-20261125-120100-1795610060.2.mp3").write_bytes(
+        data[: len(data) // 2]
+    )
     (day / "in-102-79031112233-20261125-120200-1795610120.3.wav").write_bytes(b"")  # zero bytes
-    (day / "in-103-79031112233-20261125-120300-1795610180.4.wav").write_bytes(b"RIFF garbage, not audio" * 4)
+    (day / "in-103-79031112233-20261125-120300-1795610180.4.wav").write_bytes(
+        b"RIFF garbage, not audio" * 4
+    )
     with open(os.path.join(os.fsencode(day), ODD), "wb") as f:
         f.write(good.read_bytes())
     os.mkfifo(day / "pipe-20261125-120400-1795610240.6.wav")  # opening it would block forever
     return root
 
 
+PBX_DAY = "/var/spool/asterisk/monitor/2026/11/25/"
 CDR = [
     # the good file, by recordingfile
-    {"uniqueid": "1795610000.1", "sequence": 1, "linkedid": "1795610000.0", "billsec": 1,
-     "calldate": "2026-11-25 12:00:00",
-     "recordingfile": "in-101-79161234567-20261125-120000-1795610000.1.wav"},
+    {
+        "uniqueid": "1795610000.1",
+        "sequence": 1,
+        "linkedid": "1795610000.0",
+        "billsec": 1,
+        "calldate": "2026-11-25 12:00:00",
+        "recordingfile": "in-101-79161234567-20261125-120000-1795610000.1.wav",
+    },
     # a '../' name in userfield
-    {"uniqueid": "1795610300.7", "sequence": 2, "linkedid": "1795610300.7", "billsec": 5,
-     "calldate": "2026-11-25 12:05:00", "userfield": "../../../etc/passwd"},
+    {
+        "uniqueid": "1795610300.7",
+        "sequence": 2,
+        "linkedid": "1795610300.7",
+        "billsec": 5,
+        "calldate": "2026-11-25 12:05:00",
+        "userfield": "../../../etc/passwd",
+    },
     # an absolute path elsewhere
-    {"uniqueid": "1795610360.8", "sequence": 3, "linkedid": "1795610360.8", "billsec": 5,
-     "calldate": "2026-11-25 12:06:00", "userfield": "/etc/shadow"},
+    {
+        "uniqueid": "1795610360.8",
+        "sequence": 3,
+        "linkedid": "1795610360.8",
+        "billsec": 5,
+        "calldate": "2026-11-25 12:06:00",
+        "userfield": "/etc/shadow",
+    },
     # the PBX's own absolute path: mapped onto the root
-    {"uniqueid": "1795610060.2", "sequence": 4, "linkedid": "1795610060.1", "billsec": 2,
-     "calldate": "2026-11-25 12:01:00",
-     "userfield": "/var/spool/asterisk/monitor/2026/11/25/out-84951112233-102-20261125-120100-1795610060.2.mp3"},
+    {
+        "uniqueid": "1795610060.2",
+        "sequence": 4,
+        "linkedid": "1795610060.1",
+        "billsec": 2,
+        "calldate": "2026-11-25 12:01:00",
+        "userfield": PBX_DAY + "out-84951112233-102-20261125-120100-1795610060.2.mp3",
+    },
     # promised, absent
-    {"uniqueid": "1795610420.9", "sequence": 5, "linkedid": "1795610420.9", "billsec": 9,
-     "calldate": "2026-11-25 12:07:00",
-     "recordingfile": "in-101-79160000000-20261125-120700-1795610420.9.wav"},
+    {
+        "uniqueid": "1795610420.9",
+        "sequence": 5,
+        "linkedid": "1795610420.9",
+        "billsec": 9,
+        "calldate": "2026-11-25 12:07:00",
+        "recordingfile": "in-101-79160000000-20261125-120700-1795610420.9.wav",
+    },
     # the symlink, named by the CDR
-    {"uniqueid": "1795610480.10", "sequence": 6, "linkedid": "1795610480.10", "billsec": 9,
-     "calldate": "2026-11-25 12:08:00", "recordingfile": "passwd.wav"},
-]  # fmt: skip
+    {
+        "uniqueid": "1795610480.10",
+        "sequence": 6,
+        "linkedid": "1795610480.10",
+        "billsec": 9,
+        "calldate": "2026-11-25 12:08:00",
+        "recordingfile": "passwd.wav",
+    },
+]
 
 
 @pytest.fixture
@@ -107,8 +145,14 @@ def test_hostile_tree_is_reported_not_followed(hostile, monkeypatch: pytest.Monk
     assert "leads outside the recordings root" in found[("refused", "etc-link")]
     assert "/etc/passwd" in found[("refused", day + "passwd.wav")]
     assert "not a regular file" in found[("refused", day + "pipe-20261125-120400-1795610240.6.wav")]
-    assert found[("empty", day + "in-102-79031112233-20261125-120200-1795610120.3.wav")] == "0 bytes: no audio"
-    assert "truncated" in found[("unreadable", day + "out-84951112233-102-20261125-120100-1795610060.2.mp3")]
+    assert (
+        found[("empty", day + "in-102-79031112233-20261125-120200-1795610120.3.wav")]
+        == "0 bytes: no audio"
+    )
+    assert (
+        "truncated"
+        in found[("unreadable", day + "out-84951112233-102-20261125-120100-1795610060.2.mp3")]
+    )
     garbage = found[("unreadable", day + "in-103-79031112233-20261125-120300-1795610180.4.wav")]
     assert garbage  # mutagen's own message is kept
 

@@ -181,8 +181,9 @@ def _link_source(
                     found.setdefault(pid, fname)
                 elif i == 0 and (fname == "recordingfile" or names.is_audio_name(ref.value)):
                     promised.append((fname, value))
-            for pid in index.by_uniqueid.get(row.uniqueid, ()):
-                found.setdefault(pid, "uniqueid")
+            if not found:  # the name in the CDR wins; the uniqueid is the fallback
+                for pid in index.by_uniqueid.get(row.uniqueid, ()):
+                    found.setdefault(pid, "uniqueid")
             for pid, method in found.items():
                 links.append(
                     {

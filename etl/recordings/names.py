@@ -172,7 +172,8 @@ def cdr_reference(value: str, *, root: str, pbx_root: str) -> Reference | Refusa
     parts = v.split("/")
     if ".." in parts:
         return Refusal(value, "'..' in a name from the CDR: it could leave the recordings root")
-    if v.startswith("/"):
+    absolute = v.startswith("/")
+    if absolute:
         norm = posixpath.normpath(v)
         rel = _under(norm, posixpath.normpath(root))
         if rel is None and pbx_root:
@@ -184,9 +185,7 @@ def cdr_reference(value: str, *, root: str, pbx_root: str) -> Reference | Refusa
     if v in ("", ".") or v.endswith("/"):
         return Refusal(value, "names a folder, not a file")
     v = on_disk_name(v)
-    if "/" in v:
-        return Reference(v, is_path=True)
-    return Reference(v, is_path=False)
+    return Reference(v, is_path=absolute or "/" in v)
 
 
 def field_values(value: str) -> list[str]:
