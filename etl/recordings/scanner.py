@@ -14,9 +14,11 @@ file (see `media.open_regular`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
+import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -24,20 +26,30 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
 from etl.errors import SourceUnreachable
 from etl.recordings import names
 from etl.recordings.media import Media, Refused, probe
-from etl.recordings.tables import recording_links, recording_problems, recordings
+from etl.recordings.tables import recording_dirs, recording_links, recording_problems, recordings
 from etl.store import Ledger, upsert
 
 log = logging.getLogger("cdr1c.recordings")
 
 _FILE_KINDS = ("empty", "unreadable", "odd_name")  # problems tied to a scanned file
 _RECORDING_COLUMNS = [c.name for c in recordings.columns if c.name != "path_id"]
+_KNOWN = select(
+    recordings.c.path_id, recordings.c.size, recordings.c.mtime_ns, recordings.c.pattern_tag
+).where(recordings.c.path_id.in_(bindparam("ids", expanding=True)))
+_ENTRY = struct.Struct("<IQq")  # mode, size, mtime_ns after each name
+_AUDIO_EXT = frozenset(e.encode() for e in names.AUDIO_EXTENSIONS)
+
+
+def _is_audio(name: bytes) -> bool:
+    stem, dot, ext = name.rpartition(b".")
+    return bool(dot and stem) and ext.lower() in _AUDIO_EXT
 
 
 @dataclass
@@ -125,16 +137,88 @@ class _Scanner:
         self._forget_vanished_dirs()
 
     def _scan_dir(self, rel: bytes) -> list[bytes]:
-        """Index one folder; return its sub-folders (relative)."""
+        """Index one folder; return its sub-folders (relative).
+
+        A first pass lists the folder and folds every entry's name, type, size and mtime into
+        one order-independent fingerprint; when it equals the stored one, nothing in the folder
+        changed and the ledger is asked one question for the whole folder. Otherwise a second
+        pass compares the files with the ledger batch by batch and reads the new or changed."""
         self.summary.dirs += 1
         dir_hash = names.path_id(rel)
         self.seen_dirs.add(dir_hash)
+        if self.bar:
+            self.bar.folder(rel)
+        listed = self._fingerprint(rel)
+        if listed is not None:
+            fingerprint, subdirs, entries = listed
+            with self.ledger.begin() as conn:
+                stored = conn.execute(
+                    select(
+                        recording_dirs.c.fingerprint,
+                        recording_dirs.c.files,
+                        recording_dirs.c.skipped,
+                        recording_dirs.c.refused,
+                    ).where(recording_dirs.c.dir_hash == dir_hash)
+                ).first()
+            if stored is not None and stored[0] == fingerprint:
+                s = self.summary
+                s.found += stored[1]
+                s.unchanged += stored[1]
+                s.skipped += stored[2]
+                s.refused += stored[3]
+                if self.bar:
+                    self.bar.advance(entries, s)
+                return subdirs
+        before = (self.summary.found, self.summary.skipped, self.summary.refused)
+        subdirs = self._index_dir(rel, dir_hash)
+        if listed is not None:
+            shown, _ = names.display_path(rel)
+            row = {
+                "dir_hash": dir_hash,
+                "relpath": shown,
+                "fingerprint": listed[0],
+                "files": self.summary.found - before[0],
+                "skipped": self.summary.skipped - before[1],
+                "refused": self.summary.refused - before[2],
+                "scanned_us": now_us(),
+            }
+            with self.ledger.begin() as conn:
+                upsert(conn, recording_dirs, [row], update=[k for k in row if k != "dir_hash"])
+        return subdirs
+
+    def _fingerprint(self, rel: bytes) -> tuple[str, list[bytes], int] | None:
+        """(fingerprint, sub-folders, number of entries) of one listing, None if unreadable.
+
+        The digest follows the listing order, which the file system keeps while a folder is
+        not modified; should it ever differ, the folder just takes the batch path."""
+        digest = hashlib.blake2b(digest_size=20)
+        feed = digest.update
+        pack = _ENTRY.pack
+        count = 0
+        subdirs: list[bytes] = []
+        try:
+            with os.scandir(os.path.join(self.root, rel) if rel else self.root) as it:
+                for entry in it:
+                    count += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        return None  # vanished while listing: take the careful path
+                    feed(entry.name)
+                    if stat.S_ISDIR(st.st_mode):
+                        subdirs.append(rel + b"/" + entry.name if rel else entry.name)
+                        feed(b"\0/")
+                    else:
+                        feed(b"\0" + pack(st.st_mode, st.st_size, st.st_mtime_ns))
+        except OSError:
+            return None
+        return f"{self.tag}:{count}:{digest.hexdigest()}", subdirs, count
+
+    def _index_dir(self, rel: bytes, dir_hash: str) -> list[bytes]:
         subdirs: list[bytes] = []
         refused: list[tuple[bytes, str]] = []
         batch: list[tuple[bytes, os.stat_result]] = []
         present = 0
-        if self.bar:
-            self.bar.folder(rel)
         try:
             it = os.scandir(os.path.join(self.root, rel) if rel else self.root)
         except OSError as exc:
@@ -150,7 +234,7 @@ class _Scanner:
                     elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(relp)
                     elif entry.is_file(follow_symlinks=False):
-                        if not names.is_audio_name(entry.name.decode("utf-8", "replace")):
+                        if not _is_audio(entry.name):
                             self.summary.skipped += 1
                             continue
                         batch.append((relp, entry.stat(follow_symlinks=False)))
@@ -192,19 +276,11 @@ class _Scanner:
         batch: list[tuple[bytes, os.stat_result]],
         refused: list[tuple[bytes, str]],
     ) -> int:
-        ids = [names.path_id(relp) for relp, _ in batch]
+        sha1 = hashlib.sha1
+        ids = [sha1(relp).hexdigest() for relp, _ in batch]
         with self.ledger.begin() as conn:
-            known = {
-                r.path_id: (r.size, r.mtime_ns, r.pattern_tag)
-                for r in conn.execute(
-                    select(
-                        recordings.c.path_id,
-                        recordings.c.size,
-                        recordings.c.mtime_ns,
-                        recordings.c.pattern_tag,
-                    ).where(recordings.c.path_id.in_(ids))
-                )
-            }
+            # One query per batch; plain tuples, because on a rescan this is the hot path.
+            known = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(_KNOWN, {"ids": ids}).all()}
             rows: list[dict[str, Any]] = []
             problems: list[dict[str, Any]] = []
             retag: list[dict[str, Any]] = []
@@ -365,6 +441,14 @@ class _Scanner:
                 for i in range(0, len(ids), 500):
                     _delete_files(conn, list(ids[i : i + 500]))
                 self.summary.removed += len(ids)
+            known_dirs = conn.execute(select(recording_dirs.c.dir_hash)).scalars().all()
+            gone_dirs = [dh for dh in known_dirs if dh not in self.seen_dirs]
+            for i in range(0, len(gone_dirs), 500):
+                conn.execute(
+                    delete(recording_dirs).where(
+                        recording_dirs.c.dir_hash.in_(gone_dirs[i : i + 500])
+                    )
+                )
             problem_dirs = conn.execute(
                 select(recording_problems.c.dir_hash)
                 .where(recording_problems.c.origin == "scan")

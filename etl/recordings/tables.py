@@ -41,6 +41,19 @@ recordings = Table(
     Index("ix_recordings_uniqueid", "uniqueid"),
 )
 
+# One row per folder: a fingerprint of its listing, so an unchanged folder costs one query.
+recording_dirs = Table(
+    "recording_dirs",
+    metadata,
+    Column("dir_hash", String(40), primary_key=True),
+    Column("relpath", Text, nullable=False),
+    Column("fingerprint", String(80), nullable=False),  # names, types, sizes, mtimes, patterns
+    Column("files", Integer, nullable=False),  # audio files indexed
+    Column("skipped", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("scanned_us", BigInteger, nullable=False),
+)
+
 # Which CDR row reaches which recording, and how (one row may reach several files).
 recording_links = Table(
     "recording_links",
