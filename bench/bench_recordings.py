@@ -5,7 +5,8 @@ memory at two tree sizes (it must not grow with the number of files).
     .venv/bin/python -m bench.bench_recordings --files 10000 --small 2000   # a quick look
 
 Each measurement runs in a fresh subprocess on a freshly generated FreePBX-style tree
-(YYYY/MM/DD folders of 1,000 distinct real 8 kHz PCM WAV files of 0.25 s each) with a SQLite ledger in the same temporary folder.
+(YYYY/MM/DD folders of 1,000 distinct real 8 kHz PCM WAV files of 0.25 s each) with a
+SQLite ledger in the same temporary folder.
 Time is wall-clock; memory is the tracemalloc peak of Python allocations during the scan
 (measured in a second, separate run, since tracing slows Python down) and the process's
 maximum RSS.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess

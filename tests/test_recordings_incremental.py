@@ -116,3 +116,10 @@ def test_a_missing_root_is_an_error_for_the_stage(tmp_path: Path, ledger: Ledger
 
     with pytest.raises(SourceUnreachable, match="not a readable folder"):
         scan(settings(tmp_path / "nowhere"), ledger, progress=False)
+
+
+def test_progress_bar_when_asked(tmp_path: Path, ledger: Ledger) -> None:
+    root = tmp_path / "monitor"
+    make_tree(root, days=2, per_day=3)
+    summary = scan(settings(root, batch_size=10), ledger, progress=True)  # rich, even off a TTY
+    assert (summary.found, summary.new) == (6, 6)

@@ -373,19 +373,23 @@ def _orphans(conn: Connection) -> int:
     first = conn.execute(select(func.min(cdr_rows.c.calldate_us))).scalar_one()
     if first is None:
         return 0
-    stmt = (
-        select(recordings.c.path_id, recordings.c.relpath, recordings.c.dir_hash)
-        .where(
-            recordings.c.recorded_us >= int(first) - DAY_US,
-            ~exists().where(recording_links.c.path_id == recordings.c.path_id),
-        )
-        .order_by(recordings.c.path_id)
-    )
     seen = now_us()
     total = 0
-    batch: list[dict[str, Any]] = []
-    for r in conn.execute(stmt).all():
-        batch.append(
+    last = ""
+    while True:  # keyset pages: a million orphans never sit in memory at once
+        page = conn.execute(
+            select(recordings.c.path_id, recordings.c.relpath, recordings.c.dir_hash)
+            .where(
+                recordings.c.path_id > last,
+                recordings.c.recorded_us >= int(first) - DAY_US,
+                ~exists().where(recording_links.c.path_id == recordings.c.path_id),
+            )
+            .order_by(recordings.c.path_id)
+            .limit(CHUNK)
+        ).all()
+        if not page:
+            return total
+        rows = [
             problem(
                 "orphan",
                 "link",
@@ -395,15 +399,11 @@ def _orphans(conn: Connection) -> int:
                 dir_hash=r.dir_hash,
                 seen_us=seen,
             )
-        )
-        if len(batch) >= 500:
-            upsert(conn, recording_problems, batch, update=("reason", "seen_us"))
-            total += len(batch)
-            batch = []
-    if batch:
-        upsert(conn, recording_problems, batch, update=("reason", "seen_us"))
-        total += len(batch)
-    return total
+            for r in page
+        ]
+        upsert(conn, recording_problems, rows, update=("reason", "seen_us"))
+        total += len(rows)
+        last = page[-1].path_id
 
 
 # --- read side: derived fields, calls, status ---------------------------------------------
