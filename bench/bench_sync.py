@@ -84,14 +84,16 @@ import json, resource, time
 from etl.config import parse_settings
 from etl.store import Ledger
 from etl.sync import sync_source
-s = parse_settings({{"source": {{"url": "mysql+pymysql://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
-                                 "lookback": "{lookback}"}}, "state": {{"url": "sqlite:///{ledger}"}}}})
+src = {{"url": "mysql+pymysql://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
+       "lookback": "{lookback}"}}
+s = parse_settings({{"source": src, "state": {{"url": "sqlite:///{ledger}"}}}})
 led = Ledger.open(s.state.url)
 t = time.perf_counter()
 r = sync_source(s.sources["default"], led)
 elapsed = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined": r.quarantined,
-                  "seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "seconds": elapsed, "peak_rss_mb": rss}}))
 """
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -267,6 +267,10 @@ class RecordingsSettings:
     url_base: str = ""
     name_pattern: str = ""  # extra regex with a (?P<uniqueid>…) group
     duration_tolerance: float = 3.0  # seconds between recording length and billsec
+    # The folder as the PBX names it: absolute paths in CDR fields under it are mapped onto
+    # `root` (the same files, mounted elsewhere on this host).
+    pbx_root: str = "/var/spool/asterisk/monitor"
+    batch_size: int = 500  # files compared with the ledger per query, and per transaction
 
 
 @dataclass(frozen=True)
@@ -625,16 +629,7 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
 
     recordings = None
     if "recordings" in data:
-        sec = Section(data["recordings"], "recordings", base_dir)
-        root = sec.path_value("root", required=True)
-        assert root is not None
-        recordings = RecordingsSettings(
-            root=root,
-            url_base=sec.text("url_base", ""),
-            name_pattern=sec.regex("name_pattern", ""),
-            duration_tolerance=sec.number("duration_tolerance", 3.0, minimum=0),
-        )
-        sec.done()
+        recordings = _recordings(Section(data["recordings"], "recordings", base_dir))
 
     onec = _onec(Section(data["onec"], "onec", base_dir)) if "onec" in data else None
 
@@ -672,6 +667,28 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
         schedule=schedule,
         lock_dir=lock_dir,
     )
+
+
+def _recordings(sec: Section) -> RecordingsSettings:
+    root = sec.path_value("root", required=True)
+    assert root is not None
+    name_pattern = str(sec.regex("name_pattern", ""))
+    if name_pattern and "(?P<uniqueid>" not in name_pattern:
+        raise ConfigError("needs a (?P<uniqueid>…) group", sec.key("name_pattern"))
+    pbx_root = str(sec.text("pbx_root", "/var/spool/asterisk/monitor"))
+    if not pbx_root.startswith("/"):
+        msg = f"expected an absolute path as the PBX sees it, got {pbx_root!r}"
+        raise ConfigError(msg, sec.key("pbx_root"))
+    out = RecordingsSettings(
+        root=root,
+        url_base=sec.text("url_base", ""),
+        name_pattern=name_pattern,
+        duration_tolerance=sec.number("duration_tolerance", 3.0, minimum=0),
+        pbx_root=pbx_root.rstrip("/") or "/",
+        batch_size=sec.integer("batch_size", 500, minimum=10, maximum=5000),
+    )
+    sec.done()
+    return out
 
 
 def resolve_config_path(explicit: str | None) -> Path:

@@ -4,5 +4,6 @@ Stage modules define their tables on `etl.store.metadata`; list each module here
 """
 
 from etl import store
+from etl.recordings import tables as recordings_tables  # noqa: F401
 
 metadata = store.metadata

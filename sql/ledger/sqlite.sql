@@ -88,6 +88,86 @@ CREATE TABLE quarantine (
 	PRIMARY KEY (source, row_key)
 );
 
+CREATE TABLE recording_dirs (
+	dir_hash VARCHAR(40) NOT NULL, 
+	relpath TEXT NOT NULL, 
+	fingerprint VARCHAR(80) NOT NULL, 
+	files INTEGER NOT NULL, 
+	skipped INTEGER NOT NULL, 
+	refused INTEGER NOT NULL, 
+	scanned_us BIGINT NOT NULL, 
+	PRIMARY KEY (dir_hash)
+);
+
+CREATE TABLE recording_links (
+	source VARCHAR(32) NOT NULL, 
+	row_id VARCHAR(200) NOT NULL, 
+	path_id VARCHAR(40) NOT NULL, 
+	linkedid VARCHAR(150) NOT NULL, 
+	method VARCHAR(16) NOT NULL, 
+	rank INTEGER NOT NULL, 
+	PRIMARY KEY (source, row_id, path_id)
+);
+
+CREATE INDEX ix_recording_links_call ON recording_links (source, linkedid);
+
+CREATE INDEX ix_recording_links_path ON recording_links (path_id);
+
+CREATE TABLE recording_problems (
+	problem_id VARCHAR(40) NOT NULL, 
+	kind VARCHAR(24) NOT NULL, 
+	origin VARCHAR(8) NOT NULL, 
+	source VARCHAR(32), 
+	row_id VARCHAR(200), 
+	linkedid VARCHAR(150), 
+	path_id VARCHAR(40), 
+	dir_hash VARCHAR(40), 
+	subject TEXT NOT NULL, 
+	reason TEXT NOT NULL, 
+	seen_us BIGINT NOT NULL, 
+	PRIMARY KEY (problem_id)
+);
+
+CREATE INDEX ix_recording_problems_dir ON recording_problems (dir_hash);
+
+CREATE INDEX ix_recording_problems_kind ON recording_problems (kind);
+
+CREATE INDEX ix_recording_problems_path ON recording_problems (path_id);
+
+CREATE INDEX ix_recording_problems_row ON recording_problems (source, row_id);
+
+CREATE TABLE recordings (
+	path_id VARCHAR(40) NOT NULL, 
+	relpath TEXT NOT NULL, 
+	relpath_b64 TEXT, 
+	dir_hash VARCHAR(40) NOT NULL, 
+	name VARCHAR(255) NOT NULL, 
+	stem VARCHAR(255) NOT NULL, 
+	uniqueid VARCHAR(150), 
+	pattern_tag VARCHAR(12) NOT NULL, 
+	size BIGINT NOT NULL, 
+	mtime_ns BIGINT NOT NULL, 
+	recorded_us BIGINT, 
+	state VARCHAR(16) NOT NULL, 
+	format VARCHAR(16), 
+	codec VARCHAR(32), 
+	sample_rate INTEGER, 
+	channels INTEGER, 
+	bitrate INTEGER, 
+	duration FLOAT, 
+	error TEXT, 
+	scanned_us BIGINT NOT NULL, 
+	PRIMARY KEY (path_id)
+);
+
+CREATE INDEX ix_recordings_dir ON recordings (dir_hash);
+
+CREATE INDEX ix_recordings_name ON recordings (name);
+
+CREATE INDEX ix_recordings_stem ON recordings (stem);
+
+CREATE INDEX ix_recordings_uniqueid ON recordings (uniqueid);
+
 CREATE TABLE runs (
 	id INTEGER NOT NULL, 
 	job VARCHAR(32) NOT NULL, 

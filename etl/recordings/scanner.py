@@ -1,0 +1,552 @@
+"""The incremental, streaming scan of the recordings root.
+
+The walk is an explicit stack of folders read with `os.scandir` on *bytes* paths (so names
+that are not valid UTF-8 are seen exactly as they are). Files are taken in batches of
+`batch_size`; each batch is compared with the ledger in one query on (size, mtime), and only
+new or changed files are opened and read with mutagen. Memory holds one batch and the stack
+of folders still to visit, never the list of all files.
+
+Safety: a symlink is never followed (one leading out of the root is reported as `refused`,
+one inside it is skipped because its target is indexed where it lies); FIFOs, sockets and
+devices are refused; files are opened with O_NOFOLLOW on a descriptor checked to be a regular
+file (see `media.open_regular`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import struct
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from etl.config import RecordingsSettings
+from etl.errors import SourceUnreachable
+from etl.recordings import names
+from etl.recordings.media import Media, Refused, probe
+from etl.recordings.tables import recording_dirs, recording_links, recording_problems, recordings
+from etl.store import Ledger, upsert
+
+log = logging.getLogger("cdr1c.recordings")
+
+_FILE_KINDS = ("empty", "unreadable", "odd_name")  # problems tied to a scanned file
+_RECORDING_COLUMNS = [c.name for c in recordings.columns if c.name != "path_id"]
+_KNOWN = select(
+    recordings.c.path_id, recordings.c.size, recordings.c.mtime_ns, recordings.c.pattern_tag
+).where(recordings.c.path_id.in_(bindparam("ids", expanding=True)))
+_ENTRY = struct.Struct("<IQq")  # mode, size, mtime_ns after each name
+_AUDIO_EXT = frozenset(e.encode() for e in names.AUDIO_EXTENSIONS)
+
+
+def _is_audio(name: bytes) -> bool:
+    stem, dot, ext = name.rpartition(b".")
+    return bool(dot and stem) and ext.lower() in _AUDIO_EXT
+
+
+@dataclass
+class ScanSummary:
+    """What one scan saw. `empty`/`unreadable`/`odd_names` count files read in this run."""
+
+    found: int = 0  # audio files on disk
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0  # in the ledger, gone from disk
+    empty: int = 0
+    unreadable: int = 0
+    refused: int = 0
+    odd_names: int = 0
+    skipped: int = 0  # not audio by extension, or a symlink whose target lies inside the root
+    dirs: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def scan(settings: RecordingsSettings, ledger: Ledger, *, progress: bool | None = None) -> ScanSummary:
+    """Bring the ledger's index of `settings.root` up to date; re-runnable, never fatal for a
+    bad file. `progress`: None = a rich bar on a terminal, log lines otherwise; False = quiet
+    except the final line; True = the bar even without a terminal."""
+    started = time.monotonic()
+    root = os.fsencode(os.path.abspath(settings.root))
+    if not os.path.isdir(root):
+        raise SourceUnreachable(f"recordings root {settings.root} is not a readable folder")
+    scanner = _Scanner(settings, ledger, root)
+    with _progress(progress, _count(ledger)) as bar:
+        scanner.bar = bar
+        scanner.run()
+    s = scanner.summary
+    s.seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "recordings: %d files in %d folders (%d new, %d changed, %d unchanged, %d removed); "
+        "%d empty, %d unreadable, %d refused, %d odd names; %.1f s",
+        s.found,
+        s.dirs,
+        s.new,
+        s.changed,
+        s.unchanged,
+        s.removed,
+        s.empty,
+        s.unreadable,
+        s.refused,
+        s.odd_names,
+        s.seconds,
+    )
+    return s
+
+
+def _count(ledger: Ledger) -> int:
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(recordings)).scalar_one())
+
+
+class _Scanner:
+    def __init__(self, settings: RecordingsSettings, ledger: Ledger, root: bytes) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.root = root
+        self.root_real = os.path.realpath(root)
+        self.patterns = names.compile_patterns(settings.name_pattern)
+        self.tag = names.pattern_tag(settings.name_pattern)
+        self.summary = ScanSummary()
+        self.bar: _Bar | None = None
+        self.seen_dirs: set[str] = set()
+
+    # --- the walk -----------------------------------------------------------------------
+    def run(self) -> None:
+        stack: list[bytes] = [b""]
+        while stack:
+            rel = stack.pop()
+            stack.extend(sorted(self._scan_dir(rel), reverse=True))
+        self._forget_vanished_dirs()
+
+    def _scan_dir(self, rel: bytes) -> list[bytes]:
+        """Index one folder; return its sub-folders (relative).
+
+        A first pass lists the folder and folds every entry's name, type, size and mtime into
+        one order-independent fingerprint; when it equals the stored one, nothing in the folder
+        changed and the ledger is asked one question for the whole folder. Otherwise a second
+        pass compares the files with the ledger batch by batch and reads the new or changed."""
+        self.summary.dirs += 1
+        dir_hash = names.path_id(rel)
+        self.seen_dirs.add(dir_hash)
+        if self.bar:
+            self.bar.folder(rel)
+        listed = self._fingerprint(rel)
+        if listed is not None:
+            fingerprint, subdirs, entries = listed
+            with self.ledger.begin() as conn:
+                stored = conn.execute(
+                    select(
+                        recording_dirs.c.fingerprint,
+                        recording_dirs.c.files,
+                        recording_dirs.c.skipped,
+                        recording_dirs.c.refused,
+                    ).where(recording_dirs.c.dir_hash == dir_hash)
+                ).first()
+            if stored is not None and stored[0] == fingerprint:
+                s = self.summary
+                s.found += stored[1]
+                s.unchanged += stored[1]
+                s.skipped += stored[2]
+                s.refused += stored[3]
+                if self.bar:
+                    self.bar.advance(entries, s)
+                return subdirs
+        before = (self.summary.found, self.summary.skipped, self.summary.refused)
+        subdirs = self._index_dir(rel, dir_hash)
+        if listed is not None:
+            shown, _ = names.display_path(rel)
+            row = {
+                "dir_hash": dir_hash,
+                "relpath": shown,
+                "fingerprint": listed[0],
+                "files": self.summary.found - before[0],
+                "skipped": self.summary.skipped - before[1],
+                "refused": self.summary.refused - before[2],
+                "scanned_us": now_us(),
+            }
+            with self.ledger.begin() as conn:
+                upsert(conn, recording_dirs, [row], update=[k for k in row if k != "dir_hash"])
+        return subdirs
+
+    def _fingerprint(self, rel: bytes) -> tuple[str, list[bytes], int] | None:
+        """(fingerprint, sub-folders, number of entries) of one listing, None if unreadable.
+
+        The digest follows the listing order, which the file system keeps while a folder is
+        not modified; should it ever differ, the folder just takes the batch path."""
+        digest = hashlib.blake2b(digest_size=20)
+        feed = digest.update
+        pack = _ENTRY.pack
+        count = 0
+        subdirs: list[bytes] = []
+        try:
+            with os.scandir(os.path.join(self.root, rel) if rel else self.root) as it:
+                for entry in it:
+                    count += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        return None  # vanished while listing: take the careful path
+                    feed(entry.name)
+                    if stat.S_ISDIR(st.st_mode):
+                        subdirs.append(rel + b"/" + entry.name if rel else entry.name)
+                        feed(b"\0/")
+                    else:
+                        feed(b"\0" + pack(st.st_mode, st.st_size, st.st_mtime_ns))
+        except OSError:
+            return None
+        return f"{self.tag}:{count}:{digest.hexdigest()}", subdirs, count
+
+    def _index_dir(self, rel: bytes, dir_hash: str) -> list[bytes]:
+        subdirs: list[bytes] = []
+        refused: list[tuple[bytes, str]] = []
+        batch: list[tuple[bytes, os.stat_result]] = []
+        present = 0
+        try:
+            it = os.scandir(os.path.join(self.root, rel) if rel else self.root)
+        except OSError as exc:
+            refused.append((rel, f"folder cannot be read: {exc.strerror or exc}"))
+            self._replace_dir_refusals(dir_hash, refused)
+            return subdirs
+        with it:
+            for entry in it:
+                relp = rel + b"/" + entry.name if rel else entry.name
+                try:
+                    if entry.is_symlink():
+                        self._symlink(relp, refused)
+                    elif entry.is_dir(follow_symlinks=False):
+                        subdirs.append(relp)
+                    elif entry.is_file(follow_symlinks=False):
+                        if not _is_audio(entry.name):
+                            self.summary.skipped += 1
+                            continue
+                        batch.append((relp, entry.stat(follow_symlinks=False)))
+                        if len(batch) >= self.settings.batch_size:
+                            present += self._batch(dir_hash, batch, refused)
+                            batch = []
+                    else:
+                        refused.append((relp, "not a regular file (FIFO, socket or device); not opened"))
+                except OSError as exc:  # vanished between listing and stat, or no permission
+                    refused.append((relp, f"cannot stat: {exc.strerror or exc}"))
+        if batch:
+            present += self._batch(dir_hash, batch, refused)
+        self._forget_gone_files(dir_hash, present)
+        self._replace_dir_refusals(dir_hash, refused)
+        return subdirs
+
+    def _symlink(self, relp: bytes, refused: list[tuple[bytes, str]]) -> None:
+        full = os.path.join(self.root, relp)
+        try:
+            target = os.path.realpath(full)  # reads the link chain; opens nothing
+        except (OSError, ValueError) as exc:
+            refused.append((relp, f"symlink cannot be resolved: {exc}"))
+            return
+        inside = target == self.root_real or target.startswith(self.root_real.rstrip(b"/") + b"/")
+        if inside:
+            self.summary.skipped += 1  # its target is indexed where it lies
+            return
+        shown = target.decode("utf-8", "backslashreplace")
+        refused.append((relp, f"symlink to {shown} leads outside the recordings root; not followed"))
+
+    # --- one batch ------------------------------------------------------------------------
+    def _batch(
+        self,
+        dir_hash: str,
+        batch: list[tuple[bytes, os.stat_result]],
+        refused: list[tuple[bytes, str]],
+    ) -> int:
+        sha1 = hashlib.sha1
+        ids = [sha1(relp).hexdigest() for relp, _ in batch]
+        with self.ledger.begin() as conn:
+            # One query per batch; plain tuples, because on a rescan this is the hot path.
+            known = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(_KNOWN, {"ids": ids}).all()}
+            rows: list[dict[str, Any]] = []
+            problems: list[dict[str, Any]] = []
+            retag: list[dict[str, Any]] = []
+            present = 0
+            for pid, (relp, st) in zip(ids, batch, strict=True):
+                old = known.get(pid)
+                if old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                    present += 1
+                    self.summary.found += 1
+                    self.summary.unchanged += 1
+                    if old[2] != self.tag:  # name_pattern changed: re-read the name, not the audio
+                        name = os.path.basename(relp).decode("utf-8", "backslashreplace")
+                        retag.append({"pid": pid, "uid": names.uniqueid_from_name(name, self.patterns)})
+                    continue
+                try:
+                    media = probe(os.path.join(self.root, relp), st.st_size)
+                except Refused as exc:
+                    refused.append((relp, f"{exc}; not opened"))
+                    continue
+                present += 1
+                self.summary.found += 1
+                if old is None:
+                    self.summary.new += 1
+                else:
+                    self.summary.changed += 1
+                row, file_problems = self._row(pid, dir_hash, relp, st, media)
+                rows.append(row)
+                problems.extend(file_problems)
+            if rows:
+                upsert(conn, recordings, rows, update=_RECORDING_COLUMNS)
+                changed_ids = [r["path_id"] for r in rows]
+                conn.execute(
+                    delete(recording_problems).where(
+                        recording_problems.c.path_id.in_(changed_ids),
+                        recording_problems.c.kind.in_(_FILE_KINDS),
+                    )
+                )
+                if problems:
+                    upsert(conn, recording_problems, problems, update=("reason", "seen_us", "subject"))
+            for r in retag:
+                conn.execute(
+                    update(recordings)
+                    .where(recordings.c.path_id == r["pid"])
+                    .values(uniqueid=r["uid"], pattern_tag=self.tag)
+                )
+        if self.bar:
+            self.bar.advance(len(batch), self.summary)
+        return present
+
+    def _row(
+        self, pid: str, dir_hash: str, relp: bytes, st: os.stat_result, media: Media
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        shown, raw = names.display_path(relp)
+        name = shown.rsplit("/", 1)[-1]
+        stem = names.split_name(name)[0]
+        seen = now_us()
+        row = {
+            "path_id": pid,
+            "relpath": shown,
+            "relpath_b64": raw,
+            "dir_hash": dir_hash,
+            "name": name[:255],
+            "stem": stem[:255],
+            "uniqueid": names.uniqueid_from_name(name, self.patterns),
+            "pattern_tag": self.tag,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "recorded_us": names.time_from_name(name) or st.st_mtime_ns // 1000,
+            "state": media.state,
+            "format": media.format,
+            "codec": media.codec,
+            "sample_rate": media.sample_rate,
+            "channels": media.channels,
+            "bitrate": media.bitrate,
+            "duration": media.duration,
+            "error": media.error,
+            "scanned_us": seen,
+        }
+        problems = []
+        if media.state in ("empty", "unreadable"):
+            kind = media.state
+            if kind == "empty":
+                self.summary.empty += 1
+            else:
+                self.summary.unreadable += 1
+            problems.append(
+                problem(
+                    kind,
+                    "scan",
+                    shown,
+                    media.error or kind,
+                    path_id=pid,
+                    dir_hash=dir_hash,
+                    seen_us=seen,
+                )
+            )
+        if raw is not None:
+            self.summary.odd_names += 1
+            problems.append(
+                problem(
+                    "odd_name",
+                    "scan",
+                    shown,
+                    f"file name is not valid UTF-8; kept byte for byte, shown as {shown!r}; "
+                    "no CDR name can match it",
+                    path_id=pid,
+                    dir_hash=dir_hash,
+                    seen_us=seen,
+                )
+            )
+        return row, problems
+
+    # --- what disappeared -----------------------------------------------------------------
+    def _forget_gone_files(self, dir_hash: str, present: int) -> None:
+        """Counts first: only when the ledger knows more files in this folder than the disk
+        holds do we look for the missing ones (a stream of lstat calls, no set in memory)."""
+        with self.ledger.begin() as conn:
+            known = conn.execute(
+                select(func.count()).select_from(recordings).where(recordings.c.dir_hash == dir_hash)
+            ).scalar_one()
+            if known <= present:
+                return
+            gone: list[str] = []
+            rows = conn.execute(
+                select(recordings.c.path_id, recordings.c.relpath, recordings.c.relpath_b64).where(
+                    recordings.c.dir_hash == dir_hash
+                )
+            )
+            for r in rows:
+                full = os.path.join(self.root, names.stored_path_bytes(r.relpath, r.relpath_b64))
+                try:
+                    if stat.S_ISREG(os.lstat(full).st_mode):
+                        continue
+                except OSError:
+                    pass
+                gone.append(r.path_id)
+            for i in range(0, len(gone), 500):
+                _delete_files(conn, gone[i : i + 500])
+            self.summary.removed += len(gone)
+
+    def _forget_vanished_dirs(self) -> None:
+        with self.ledger.begin() as conn:
+            dirs = conn.execute(select(recordings.c.dir_hash).distinct()).scalars().all()
+            for dh in dirs:
+                if dh in self.seen_dirs:
+                    continue
+                ids = (
+                    conn.execute(select(recordings.c.path_id).where(recordings.c.dir_hash == dh))
+                    .scalars()
+                    .all()
+                )
+                for i in range(0, len(ids), 500):
+                    _delete_files(conn, list(ids[i : i + 500]))
+                self.summary.removed += len(ids)
+            known_dirs = conn.execute(select(recording_dirs.c.dir_hash)).scalars().all()
+            gone_dirs = [dh for dh in known_dirs if dh not in self.seen_dirs]
+            for i in range(0, len(gone_dirs), 500):
+                conn.execute(
+                    delete(recording_dirs).where(recording_dirs.c.dir_hash.in_(gone_dirs[i : i + 500]))
+                )
+            problem_dirs = conn.execute(
+                select(recording_problems.c.dir_hash).where(recording_problems.c.origin == "scan").distinct()
+            ).scalars()
+            stale = [dh for dh in problem_dirs if dh not in self.seen_dirs]
+            for i in range(0, len(stale), 500):
+                conn.execute(
+                    delete(recording_problems).where(
+                        recording_problems.c.origin == "scan",
+                        recording_problems.c.dir_hash.in_(stale[i : i + 500]),
+                    )
+                )
+
+    def _replace_dir_refusals(self, dir_hash: str, refused: list[tuple[bytes, str]]) -> None:
+        seen = now_us()
+        rows = []
+        for relp, reason in refused:
+            shown, _ = names.display_path(relp)
+            rows.append(problem("refused", "scan", shown, reason, dir_hash=dir_hash, seen_us=seen))
+        self.summary.refused += len(rows)
+        with self.ledger.begin() as conn:
+            conn.execute(
+                delete(recording_problems).where(
+                    recording_problems.c.dir_hash == dir_hash,
+                    recording_problems.c.origin == "scan",
+                    recording_problems.c.kind == "refused",
+                )
+            )
+            if rows:
+                upsert(conn, recording_problems, _unique(rows), update=("reason", "seen_us", "subject"))
+
+
+def _delete_files(conn: Connection, ids: list[str]) -> None:
+    conn.execute(delete(recording_problems).where(recording_problems.c.path_id.in_(ids)))
+    conn.execute(delete(recording_links).where(recording_links.c.path_id.in_(ids)))
+    conn.execute(delete(recordings).where(recordings.c.path_id.in_(ids)))
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({r["problem_id"]: r for r in rows}.values())
+
+
+def problem(
+    kind: str,
+    origin: str,
+    subject: str,
+    reason: str,
+    *,
+    source: str | None = None,
+    row_id: str | None = None,
+    linkedid: str | None = None,
+    path_id: str | None = None,
+    dir_hash: str | None = None,
+    seen_us: int | None = None,
+) -> dict[str, Any]:
+    """One row of `recording_problems`; its key is the kind plus what it is about."""
+    key = "\0".join([kind, source or "", linkedid or "", path_id or "", subject])
+    return {
+        "problem_id": names.path_id(key.encode("utf-8", "surrogateescape")),
+        "kind": kind,
+        "origin": origin,
+        "source": source,
+        "row_id": row_id,
+        "linkedid": linkedid,
+        "path_id": path_id,
+        "dir_hash": dir_hash,
+        "subject": subject,
+        "reason": reason,
+        "seen_us": seen_us if seen_us is not None else now_us(),
+    }
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+class _Bar:
+    """A rich progress bar on a terminal; a log line every few seconds otherwise."""
+
+    def __init__(self, rich_bar: Any | None, estimate: int, *, quiet: bool = False) -> None:
+        self.rich = rich_bar
+        self.quiet = quiet
+        self.task = rich_bar.add_task("recordings", total=estimate or None) if rich_bar else None
+        self.done = 0
+        self.last_log = time.monotonic()
+
+    def folder(self, rel: bytes) -> None:
+        if self.rich is not None:
+            self.rich.update(self.task, description=f"recordings {rel.decode('utf-8', 'replace') or '.'}")
+
+    def advance(self, n: int, s: ScanSummary) -> None:
+        self.done += n
+        if self.rich is not None:
+            if self.rich.tasks[0].total is not None and self.done > self.rich.tasks[0].total:
+                self.rich.update(self.task, total=self.done)
+            self.rich.update(self.task, advance=n)
+        elif not self.quiet and time.monotonic() - self.last_log >= 5:
+            self.last_log = time.monotonic()
+            log.info("recordings: %d files so far (%d new, %d changed)", s.found, s.new, s.changed)
+
+
+@contextmanager
+def _progress(enabled: bool | None, estimate: int) -> Iterator[_Bar]:
+    use_rich = enabled is True or (enabled is None and sys.stderr.isatty())
+    if not use_rich:
+        yield _Bar(None, estimate, quiet=enabled is False)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as p:
+        yield _Bar(p, estimate)
