@@ -227,9 +227,13 @@ class OnecClient:
         assert last is not None
         raise last
 
-    def odata_url(self, resource: str, params: Iterable[tuple[str, str]] = ()) -> str:
+    def odata_url(
+        self, resource: str, params: Iterable[tuple[str, str]] = (), *, key: Mapping[str, Any] | None = None
+    ) -> str:
+        """`<root>/<resource>(<key>)?<params>&$format=json`, every part encoded once."""
         query = build_query([*params, ("$format", "json")])
-        return f"{self.odata_root}{quote_path(resource)}?{query}"
+        segment = key_segment(key) if key is not None else ""
+        return f"{self.odata_root}{quote_path(resource)}{segment}?{query}"
 
     def json(self, resp: httpx.Response) -> Any:
         # The declared charset can be wrong on IIS; the body is UTF-8 (onec-http.md §1.2).
@@ -244,11 +248,11 @@ class OnecClient:
         self.request("POST", self.odata_url(entity_set), body=dict(record))
 
     def patch_entity(self, entity_set: str, key: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
-        self.request("PATCH", self.odata_url(entity_set + key_segment(key)), body=dict(changes))
+        self.request("PATCH", self.odata_url(entity_set, key=key), body=dict(changes))
 
     def get_entity(self, entity_set: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
         try:
-            resp = self.request("GET", self.odata_url(entity_set + key_segment(key)))
+            resp = self.request("GET", self.odata_url(entity_set, key=key))
         except OnecError as exc:
             if exc.status == 404:
                 return None

@@ -224,7 +224,7 @@ def _record_outcomes(
             "status": o.status,
             "code": o.code,
             "message": client.redact(o.message),
-            "record": json.dumps(o.item.record, ensure_ascii=False),
+            "record": client.redact(json.dumps(o.item.record, ensure_ascii=False)),
         }
         for o in outcomes
         if o.kind == "dead"
@@ -290,7 +290,12 @@ def push(
                 futures: list[Future[Any]] = []
                 if items and not warmed and cfg.mode == "odata":
                     # A cold 1C takes 30 s+ for its first request: pay that once, serially.
-                    client.warm_up(cfg.register)
+                    try:
+                        client.warm_up(cfg.register)
+                    except OnecError as exc:
+                        if not exc.retryable:
+                            raise
+                        raise OnecUnreachable(exc.message) from None
                     warmed = True
                 if cfg.mode == "odata":
                     futures = [pool.submit(_send_odata, client, cfg, i) for i in items]
