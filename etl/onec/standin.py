@@ -35,6 +35,7 @@ import base64
 import json
 import random
 import re
+import socket
 import threading
 import time
 import uuid
@@ -117,7 +118,7 @@ class StandIn:
         self._first = True
         structure = register_structure(fields or DEFAULT_ONEC_FIELDS, key)
         self.add_entity_set(register, {f.name: (f.edm_type, f.length) for f in structure}, tuple(key))
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -348,6 +349,11 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as IIS/Apache publications do
         server_version = "1C-StandIn/8.3"
+        wbufsize = -1  # headers and body leave in one segment (no Nagle/delayed-ACK stalls)
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
@@ -598,6 +604,13 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                 self.send(status, xml.encode("utf-8"), "application/atom+xml;charset=utf-8", session)
 
     return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request (the kill -9 test) is not the stand-in's problem
 
 
 class _Sink:
