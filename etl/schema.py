@@ -4,6 +4,6 @@ Stage modules define their tables on `etl.store.metadata`; list each module here
 """
 
 from etl import store  # noqa: F401
-from etl.onec import outbox, reconcile  # noqa: F401
+from etl.onec import outbox, readers, reconcile  # noqa: F401
 
 metadata = store.metadata

@@ -33,7 +33,7 @@ def cdr_row(source: str = "default", **values: Any) -> dict[str, Any]:
         calldate_us=us("2026-11-25 12:00:00"),
         answer_us=None,
         end_us=None,
-        direction="in",
+        direction="inbound",
         external_number=None,
         extension=None,
         loaded_us=0,
@@ -78,7 +78,7 @@ def capture_rows(path: Path, source: str = "default") -> list[dict[str, Any]]:
                     calldate_us=us(start), answer_us=us(answer) if answer else None,
                     end_us=us(end) if end else None, duration=int(dur), billsec=int(bill), disposition=disp,
                     amaflags=ama, userfield=ufield, recordingfile=recfile, did=did,
-                    direction="in" if dctx.startswith("from-did") else "out",
+                    direction="inbound" if dctx.startswith("from-did") else "outbound",
                 )
             )
     return out
