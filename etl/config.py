@@ -493,6 +493,7 @@ DEFAULT_ONEC_FIELDS: dict[str, str] = {
     "ИмяНазначения": "dst_cnam",
     "Направление": "direction",
     "ВнешнийНомер": "external_number",
+    "ДобавочныйНомер": "extension",
     "ПутьКЗаписи": "recording_path",
     "ДлительностьЗаписи": "recording_duration",
     "Клиент_Key": "client",  # a reference attribute: OData exposes it as `<Name>_Key`
