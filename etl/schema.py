@@ -3,7 +3,7 @@
 Stage modules define their tables on `etl.store.metadata`; list each module here once.
 """
 
-from etl import store  # noqa: F401
+from etl import store
 from etl.onec import outbox, readers, reconcile  # noqa: F401
 
 metadata = store.metadata

@@ -20,8 +20,10 @@ def render(rows: list[DayCounts]) -> str:
     lines = [f"{'source':<12} {'day':<10} {'source':>8} {'ledger':>8} {'1C':>8}"]
     for r in rows:
         mark = "" if r.ok else "  ← mismatch"
-        lines.append(f"{r.source:<12} {r.day.isoformat():<10} {cell(r.in_source):>8} {r.in_ledger:>8} "
-                     f"{cell(r.in_register):>8}{mark}")
+        lines.append(
+            f"{r.source:<12} {r.day.isoformat():<10} {cell(r.in_source):>8} {r.in_ledger:>8} "
+            f"{cell(r.in_register):>8}{mark}"
+        )
     return "\n".join(lines)
 
 

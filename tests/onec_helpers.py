@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from etl.config import DEFAULT_ONEC_FIELDS, DEFAULT_ONEC_KEY, OnecSettings, Settings, SourceSettings, StateSettings
+from etl.config import (
+    DEFAULT_ONEC_FIELDS,
+    DEFAULT_ONEC_KEY,
+    OnecSettings,
+    Settings,
+    SourceSettings,
+    StateSettings,
+)
 from etl.onec.outbox import enqueue
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, Ledger, cdr_rows
 
@@ -68,16 +75,55 @@ def capture_rows(path: Path, source: str = "default") -> list[dict[str, Any]]:
     out = []
     with (path / "Master_custom.csv").open(newline="", encoding="utf-8") as f:
         for rec in csv.reader(f):
-            (clid, src, dst, dctx, chan, dchan, lapp, ldata, start, answer, end, dur, bill, disp, ama, acct,
-             uid, ufield, linkedid, seq, recfile, did) = rec[:22]
+            (
+                clid,
+                src,
+                dst,
+                dctx,
+                chan,
+                dchan,
+                lapp,
+                ldata,
+                start,
+                answer,
+                end,
+                dur,
+                bill,
+                disp,
+                ama,
+                acct,
+                uid,
+                ufield,
+                linkedid,
+                seq,
+                recfile,
+                did,
+            ) = rec[:22]
             out.append(
                 cdr_row(
                     source,
-                    uniqueid=uid, sequence=int(seq), linkedid=linkedid, accountcode=acct, src=src, dst=dst,
-                    dcontext=dctx, clid=clid, channel=chan, dstchannel=dchan, lastapp=lapp, lastdata=ldata,
-                    calldate_us=us(start), answer_us=us(answer) if answer else None,
-                    end_us=us(end) if end else None, duration=int(dur), billsec=int(bill), disposition=disp,
-                    amaflags=ama, userfield=ufield, recordingfile=recfile, did=did,
+                    uniqueid=uid,
+                    sequence=int(seq),
+                    linkedid=linkedid,
+                    accountcode=acct,
+                    src=src,
+                    dst=dst,
+                    dcontext=dctx,
+                    clid=clid,
+                    channel=chan,
+                    dstchannel=dchan,
+                    lastapp=lapp,
+                    lastdata=ldata,
+                    calldate_us=us(start),
+                    answer_us=us(answer) if answer else None,
+                    end_us=us(end) if end else None,
+                    duration=int(dur),
+                    billsec=int(bill),
+                    disposition=disp,
+                    amaflags=ama,
+                    userfield=ufield,
+                    recordingfile=recfile,
+                    did=did,
                     direction="inbound" if dctx.startswith("from-did") else "outbound",
                 )
             )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from etl.onec.push import push  # noqa: E402
-from etl.store import Ledger  # noqa: E402
-from tests.onec_helpers import onec_settings  # noqa: E402
+from etl.onec.push import push
+from etl.store import Ledger
+from tests.onec_helpers import onec_settings
 
 if __name__ == "__main__":
     url, ledger_url = sys.argv[1], sys.argv[2]

@@ -50,7 +50,10 @@ def test_key_segment_quotes_and_encodes() -> None:
 
 
 def test_parse_error_json_xml_and_html() -> None:
-    e = parse_error(400, '{"odata.error":{"code":"15","message":{"lang":"ru","value":"Запись существует"}}}'.encode())
+    e = parse_error(
+        400,
+        '{"odata.error":{"code":"15","message":{"lang":"ru","value":"Запись существует"}}}'.encode(),
+    )
     assert (e.status, e.code, e.message, e.key_exists) == (400, "15", "Запись существует", True)
     x = parse_error(400, "<m:error><m:code>14</m:code><m:message>Ошибка</m:message></m:error>".encode())
     assert (x.code, x.message) == ("14", "Ошибка")
@@ -63,8 +66,11 @@ def test_plus_in_query_is_a_500_but_our_client_uses_percent20() -> None:
         stand.add_rows(REG, [{"Источник": "pbx", "ИдентификаторСтроки": "a b", "НомерВызывающего": "101"}])
         auth = httpx.BasicAuth("Администратор", "пароль-секрет")
         # httpx (like requests) encodes spaces in params= as '+': 1C answers 500 (§2.2).
-        bad = httpx.get(f"{stand.url}/odata/standard.odata/{REG}",
-                        params={"$filter": "ИдентификаторСтроки eq 'a b'", "$format": "json"}, auth=auth)
+        bad = httpx.get(
+            f"{stand.url}/odata/standard.odata/{REG}",
+            params={"$filter": "ИдентификаторСтроки eq 'a b'", "$format": "json"},
+            auth=auth,
+        )
         assert "+" in str(bad.request.url) and bad.status_code == 500
         rows = list(client.iter_entities(REG, filter_="ИдентификаторСтроки eq 'a b'"))
         assert [r["НомерВызывающего"] for r in rows] == ["101"]
@@ -88,7 +94,10 @@ def test_xml_unless_json_is_asked_and_count_is_a_string() -> None:
         auth = httpx.BasicAuth("Администратор", "пароль-секрет")
         xml = httpx.get(f"{stand.url}/odata/standard.odata/{REG}", auth=auth)
         assert xml.headers["content-type"].startswith("application/atom+xml") and b"<feed" in xml.content
-        js = httpx.get(f"{stand.url}/odata/standard.odata/{REG}?$format=json&$inlinecount=allpages&$top=1", auth=auth)
+        js = httpx.get(
+            f"{stand.url}/odata/standard.odata/{REG}?$format=json&$inlinecount=allpages&$top=1",
+            auth=auth,
+        )
         doc = js.json()
         assert doc["odata.count"] == "3" and len(doc["value"]) == 1
         assert isinstance(doc["value"][0]["Последовательность"], str)  # Int64 as a string (§1.2)
@@ -97,7 +106,9 @@ def test_xml_unless_json_is_asked_and_count_is_a_string() -> None:
 def test_paging_visits_every_row_once() -> None:
     with StandIn() as stand, client_for(stand) as client:
         stand.add_rows(REG, [{"Источник": "p", "ИдентификаторСтроки": f"{i:04}"} for i in range(23)])
-        ids = [r["ИдентификаторСтроки"] for r in client.iter_entities(REG, orderby="ИдентификаторСтроки", page=5)]
+        ids = [
+            r["ИдентификаторСтроки"] for r in client.iter_entities(REG, orderby="ИдентификаторСтроки", page=5)
+        ]
         assert ids == [f"{i:04}" for i in range(23)]
 
 
@@ -120,12 +131,14 @@ def test_5xx_and_dropped_connections_are_retried_then_give_up() -> None:
 
 
 def test_first_request_gets_the_long_timeout() -> None:
-    with StandIn(faults=Faults(first_stall=1.5)) as stand:
-        with client_for(stand, timeout=1.0, first_timeout=5.0, retries=0) as client:
-            t = time.monotonic()
-            assert client.count(REG) == 0  # would time out with the ordinary 1 s timeout
-            assert time.monotonic() - t >= 1.5
-            assert client.count(REG) == 0
+    with (
+        StandIn(faults=Faults(first_stall=1.5)) as stand,
+        client_for(stand, timeout=1.0, first_timeout=5.0, retries=0) as client,
+    ):
+        t = time.monotonic()
+        assert client.count(REG) == 0  # would time out with the ordinary 1 s timeout
+        assert time.monotonic() - t >= 1.5
+        assert client.count(REG) == 0
 
 
 def test_ibsession_cookie_is_kept() -> None:

@@ -28,8 +28,12 @@ def test_kill_9_at_random_moments_then_rerun(ledger_url: str) -> None:
     with StandIn(faults=Faults(latency=0.02)) as stand:
         partial = 0
         for _ in range(KILLS):
-            proc = subprocess.Popen([sys.executable, str(CHILD), stand.url, ledger_url],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, str(CHILD), stand.url, ledger_url],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             assert proc.stdout is not None
             proc.stdout.readline()  # "started": imports done, the push begins now
             requests_before = stand.stats.requests
@@ -39,8 +43,12 @@ def test_kill_9_at_random_moments_then_rerun(ledger_url: str) -> None:
             if stand.stats.requests > requests_before and ledger_count(ledger, outbox.outbox) > 0:
                 partial += 1  # killed while talking to 1C, work left
         assert partial >= KILLS, "the kills must land in the middle of pushes"
-        final = subprocess.run([sys.executable, str(CHILD), stand.url, ledger_url],
-                               capture_output=True, text=True, timeout=60)
+        final = subprocess.run(
+            [sys.executable, str(CHILD), stand.url, ledger_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert final.returncode == 0, final.stderr
         keys = [k for k in stand.stats.created_keys]
         assert len(keys) == len(set(keys)) == ROWS  # every record created exactly once

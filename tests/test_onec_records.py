@@ -23,7 +23,7 @@ from tests.onec_helpers import cdr_row, us
 ZONES = ["Europe/Moscow", "Asia/Yekaterinburg", "Europe/Kaliningrad", "Asia/Vladivostok", "UTC"]
 
 
-@given(st.integers(0, 4_000_000_000) .map(lambda s: s * 1_000_000), st.sampled_from(ZONES))
+@given(st.integers(0, 4_000_000_000).map(lambda s: s * 1_000_000), st.sampled_from(ZONES))
 def test_wall_clock_round_trip_is_naive_and_exact_to_the_second(t_us: int, zone: str) -> None:
     z = ZoneInfo(zone)
     text = wall_clock(t_us, z)

@@ -22,14 +22,21 @@ def test_verify_counts_per_day_in_1c_zone_and_flags_mismatch(ledger_url: str) ->
         s = onec_settings(stand.url, ledger_url)
         ledger = Ledger.open(ledger_url)
         # 21:30 UTC is already the next day in Moscow
-        insert_rows(ledger, [cdr_row(uniqueid="1.1", calldate_us=us("2026-11-24 20:00:00")),
-                             cdr_row(uniqueid="1.2", calldate_us=us("2026-11-24 21:30:00")),
-                             cdr_row(uniqueid="1.3", calldate_us=us("2026-11-25 10:00:00"))])
+        insert_rows(
+            ledger,
+            [
+                cdr_row(uniqueid="1.1", calldate_us=us("2026-11-24 20:00:00")),
+                cdr_row(uniqueid="1.2", calldate_us=us("2026-11-24 21:30:00")),
+                cdr_row(uniqueid="1.3", calldate_us=us("2026-11-25 10:00:00")),
+            ],
+        )
         push(s, ledger)
         source = {date(2026, 11, 24): 1, date(2026, 11, 25): 2}
         rows = verify(s, ledger, date(2026, 11, 24), date(2026, 11, 25), source_counter=lambda *_: source)
         assert [(r.day.day, r.in_source, r.in_ledger, r.in_register, r.ok) for r in rows] == [
-            (24, 1, 1, 1, True), (25, 2, 2, 2, True)]
+            (24, 1, 1, 1, True),
+            (25, 2, 2, 2, True),
+        ]
         stand.sets[s.onec.register].rows.popitem()  # type: ignore[union-attr]  # 1C lost a record
         rows = verify(s, ledger, date(2026, 11, 24), date(2026, 11, 25), source_counter=lambda *_: source)
         assert [r.ok for r in rows].count(False) == 1
@@ -52,8 +59,11 @@ def test_reconcile_verb_prints_counts_and_report_paths(tmp_path: Path) -> None:
             f'[onec]\nurl = "{stand.url}"\nuser = "Администратор"\npassword = "${{ONEC_PW}}"\n',
             encoding="utf-8",
         )
-        result = CliRunner().invoke(cli, ["--config", str(cfg), "reconcile", "--since", "2026-11-25",
-                                          "--until", "2026-11-25"], env={"ONEC_PW": "пароль-секрет"})
+        result = CliRunner().invoke(
+            cli,
+            ["--config", str(cfg), "reconcile", "--since", "2026-11-25", "--until", "2026-11-25"],
+            env={"ONEC_PW": "пароль-секрет"},
+        )
         assert result.exit_code == 0, result.output
         assert "answered inbound call without an event" in result.output
         assert (tmp_path / "out" / "reconciliation.csv").exists()

@@ -20,6 +20,7 @@ a thread pool of `concurrency` workers, which the connection pool is sized for.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import random
@@ -155,10 +156,9 @@ class OnecClient:
     # --- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
         if self._session_asked and self._http.cookies:
-            try:  # end the reusable 1C session we opened (onec-http.md §2.1)
+            # end the reusable 1C session we opened (onec-http.md §2.1)
+            with contextlib.suppress(httpx.HTTPError):
                 self._http.get(self.odata_root, headers={"IBSession": "finish"}, timeout=5)
-            except httpx.HTTPError:
-                pass
         self._http.close()
 
     def __enter__(self) -> OnecClient:
@@ -219,7 +219,9 @@ class OnecClient:
             err = parse_error(resp.status_code, resp.content)
             err = OnecError(err.status, err.code, self.redact(err.message))
             if resp.status_code == 401:
-                raise OnecCredentialsRefused(f"1C refused the credentials of user {self.cfg.user!r}: {err.message}")
+                raise OnecCredentialsRefused(
+                    f"1C refused the credentials of user {self.cfg.user!r}: {err.message}"
+                )
             if not err.retryable:
                 raise err
             last = err
@@ -228,7 +230,11 @@ class OnecClient:
         raise last
 
     def odata_url(
-        self, resource: str, params: Iterable[tuple[str, str]] = (), *, key: Mapping[str, Any] | None = None
+        self,
+        resource: str,
+        params: Iterable[tuple[str, str]] = (),
+        *,
+        key: Mapping[str, Any] | None = None,
     ) -> str:
         """`<root>/<resource>(<key>)?<params>&$format=json`, every part encoded once."""
         query = build_query([*params, ("$format", "json")])

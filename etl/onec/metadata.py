@@ -31,9 +31,7 @@ class MetadataIndex:
     fetched: float
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"fetched": self.fetched, "sets": self.sets, "keys": self.keys}, ensure_ascii=False
-        )
+        return json.dumps({"fetched": self.fetched, "sets": self.sets, "keys": self.keys}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> MetadataIndex:
@@ -68,8 +66,8 @@ def parse_metadata(data: bytes) -> MetadataIndex:
         elif tag == "EntitySet":
             set_types[el.get("Name", "")] = el.get("EntityType", "").rsplit(".", 1)[-1]
     sets = {s: types.get(t, {}) for s, t in set_types.items()}
-    keys = {s: type_keys.get(t, []) for s, t in set_types.items()}
-    return MetadataIndex(sets, keys, time.time())
+    set_keys = {s: type_keys.get(t, []) for s, t in set_types.items()}
+    return MetadataIndex(sets, set_keys, time.time())
 
 
 def cache_path(settings: Settings) -> Path:
@@ -115,21 +113,29 @@ def mapping_problems(cfg: OnecSettings, index: MetadataIndex) -> list[str]:
         else:
             for name, row_name in cfg.fields.items():
                 if name not in reg:
-                    problems.append(f"[onec.fields] {name!r} (← {row_name}): no such field in {cfg.register}; "
-                                    "1C would silently drop it")
+                    problems.append(
+                        f"[onec.fields] {name!r} (← {row_name}): no such field in {cfg.register}; "
+                        "1C would silently drop it"
+                    )
                     continue
                 expected, length = ROW_FIELD_TYPES.get(row_name, ("Edm.String", None))
                 actual, actual_len = reg[name]
                 if not _compatible(expected, actual):
-                    problems.append(f"[onec.fields] {name!r} (← {row_name}) is {actual} in 1C, expected {expected}")
+                    problems.append(
+                        f"[onec.fields] {name!r} (← {row_name}) is {actual} in 1C, expected {expected}"
+                    )
                 elif name in cfg.key and length and actual_len and actual_len < length:
-                    problems.append(f"key field {name!r} is String({actual_len}) in 1C; row ids up to "
-                                    f"{length} characters would be truncated and collide")
+                    problems.append(
+                        f"key field {name!r} is String({actual_len}) in 1C; row ids up to "
+                        f"{length} characters would be truncated and collide"
+                    )
             reg_keys = set(index.keys.get(cfg.register, []))
             for k in cfg.key:
                 if reg_keys and k not in reg_keys:
-                    problems.append(f"[onec] key {k!r} is not a dimension of {cfg.register} (its key is "
-                                    f"{', '.join(sorted(reg_keys))}); re-sends could duplicate records")
+                    problems.append(
+                        f"[onec] key {k!r} is not a dimension of {cfg.register} (its key is "
+                        f"{', '.join(sorted(reg_keys))}); re-sends could duplicate records"
+                    )
     doc = index.sets.get(cfg.event_document)
     if doc is None:
         problems.append(f"event document {cfg.event_document!r} is not in the OData content")

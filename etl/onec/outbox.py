@@ -18,7 +18,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, delete, func, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Connection
 
 from etl.store import insert_ignore, metadata, upsert
@@ -69,7 +81,9 @@ def enqueue(conn: Connection, source: str, row_ids: list[str]) -> None:
     if not row_ids:
         return
     t = now_us()
-    rows = [{"source": source, "row_id": r, "enqueued_us": t, "attempts": 0, "next_try_us": 0} for r in row_ids]
+    rows = [
+        {"source": source, "row_id": r, "enqueued_us": t, "attempts": 0, "next_try_us": 0} for r in row_ids
+    ]
     for i in range(0, len(rows), 1000):
         insert_ignore(conn, outbox, rows[i : i + 1000])
 

@@ -123,7 +123,11 @@ def derive_from_reconciliation(conn: Connection, rows: list[dict[str, Any]]) -> 
 
 
 def _prepare(
-    conn: Connection, cfg: OnecSettings, zone: ZoneInfo, keys: list[tuple[str, str]], derive: Derive | None
+    conn: Connection,
+    cfg: OnecSettings,
+    zone: ZoneInfo,
+    keys: list[tuple[str, str]],
+    derive: Derive | None,
 ) -> tuple[list[_Item], list[tuple[str, str]]]:
     """Records for the keys, minus those unchanged since delivery (returned for dropping)."""
     rows = _load_rows(conn, keys)
@@ -189,7 +193,11 @@ def _send_batch(client: OnecClient, cfg: OnecSettings, items: list[_Item]) -> li
     except OnecError as exc:
         if exc.retryable:
             return [_Outcome(i, "retry", exc.status, exc.code, exc.message) for i in items]
-        raise OnecError(exc.status, exc.code, f"the HTTP service {cfg.service_path} refused the batch: {exc.message}") from None
+        raise OnecError(
+            exc.status,
+            exc.code,
+            f"the HTTP service {cfg.service_path} refused the batch: {exc.message}",
+        ) from None
     except OnecUnreachable as exc:
         return [_Outcome(i, "retry", 0, None, str(exc)) for i in items]
     results = answer.get("results") if isinstance(answer, dict) else None
@@ -212,9 +220,17 @@ def _send_batch(client: OnecClient, cfg: OnecSettings, items: list[_Item]) -> li
 
 
 def _record_outcomes(
-    conn: Connection, outcomes: list[_Outcome], summary: PushSummary, client: OnecClient, backoff_s: float
+    conn: Connection,
+    outcomes: list[_Outcome],
+    summary: PushSummary,
+    client: OnecClient,
+    backoff_s: float,
 ) -> None:
-    ok = [(o.item.source, o.item.row_id, o.item.hash) for o in outcomes if o.kind in ("delivered", "held", "patched")]
+    ok = [
+        (o.item.source, o.item.row_id, o.item.hash)
+        for o in outcomes
+        if o.kind in ("delivered", "held", "patched")
+    ]
     outbox.mark_delivered(conn, ok)
     dead = [
         {
@@ -240,7 +256,14 @@ def _record_outcomes(
             summary.patched += 1
         elif o.kind == "dead":
             summary.dead += 1
-            log.warning("1C rejected %s/%s: HTTP %s code %s: %s", o.item.source, o.item.row_id, o.status, o.code, o.message)
+            log.warning(
+                "1C rejected %s/%s: HTTP %s code %s: %s",
+                o.item.source,
+                o.item.row_id,
+                o.status,
+                o.code,
+                o.message,
+            )
         else:
             summary.retried += 1
 
@@ -300,8 +323,10 @@ def push(
                 if cfg.mode == "odata":
                     futures = [pool.submit(_send_odata, client, cfg, i) for i in items]
                 else:
-                    futures = [pool.submit(_send_batch, client, cfg, items[j : j + cfg.batch_size])
-                               for j in range(0, len(items), cfg.batch_size)]
+                    futures = [
+                        pool.submit(_send_batch, client, cfg, items[j : j + cfg.batch_size])
+                        for j in range(0, len(items), cfg.batch_size)
+                    ]
                 if inflight is not None:
                     _finish(ledger, inflight[0], summary, client, cfg, progress)
                 inflight = (futures, skip)

@@ -111,7 +111,9 @@ def read_events(
             f"{cfg.event_date_field} lt datetime'{hi:%Y-%m-%dT%H:%M:%S}'"
         )
         batch: list[dict[str, Any]] = []
-        for e in client.iter_entities(cfg.event_document, filter_=flt, orderby=f"{cfg.event_date_field},Ref_Key"):
+        for e in client.iter_entities(
+            cfg.event_document, filter_=flt, orderby=f"{cfg.event_date_field},Ref_Key"
+        ):
             ref = e.get(cf) or e.get(cf + "_Key") or None
             batch.append(
                 {
@@ -242,5 +244,9 @@ def add_crm_sets(stand: Any) -> None:
     )
     stand.add_entity_set(
         "Catalog_Пользователи",
-        {"Ref_Key": ("Edm.Guid", None), "Description": ("Edm.String", 100), "ВнутреннийНомер": ("Edm.String", 10)},
+        {
+            "Ref_Key": ("Edm.Guid", None),
+            "Description": ("Edm.String", 100),
+            "ВнутреннийНомер": ("Edm.String", 10),
+        },
     )

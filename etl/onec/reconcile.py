@@ -31,7 +31,14 @@ from sqlalchemy.engine import Connection
 from etl.config import Settings
 from etl.onec import outbox
 from etl.onec.client import OnecClient
-from etl.onec.readers import client_phones, clients, events, read_clients, read_employees, read_events
+from etl.onec.readers import (
+    client_phones,
+    clients,
+    events,
+    read_clients,
+    read_employees,
+    read_events,
+)
 from etl.store import Ledger, calls, cdr_rows, metadata, upsert
 
 # One row per call (source, linkedid): what reconciliation found; the push reads event/client.
@@ -100,15 +107,24 @@ def match(
                     break
         owners = phone_owners.get(c.get("external_number") or "", set())
         phone_client = next(iter(sorted(owners))) if len(owners) == 1 else None
-        res = {"source": c["source"], "linkedid": c["linkedid"], "event_ref": None, "client_ref": phone_client,
-               "phone_client_ref": phone_client, "detail": ""}
+        res = {
+            "source": c["source"],
+            "linkedid": c["linkedid"],
+            "event_ref": None,
+            "client_ref": phone_client,
+            "phone_client_ref": phone_client,
+            "detail": "",
+        }
         if found:
             ev = sorted(found, key=lambda e: (e["date_us"], e["ref_key"]))[0]
             res["event_ref"] = ev["ref_key"]
             ev_client = ev.get("client_ref")
             if ev_client and owners and ev_client not in owners:
                 res["status"] = "mismatch"
-                res["detail"] = f"event client {ev_client}, number {c.get('external_number')} belongs to {', '.join(sorted(owners))}"
+                res["detail"] = (
+                    f"event client {ev_client}, number {c.get('external_number')} "
+                    f"belongs to {', '.join(sorted(owners))}"
+                )
             else:
                 res["status"] = "matched"
             res["client_ref"] = ev_client or phone_client
@@ -142,8 +158,13 @@ def reconcile(
         client = client or OnecClient(cfg)
         try:
             with ledger.begin() as conn:  # events one day either side: calls near midnight
-                read_events(conn, client, cfg, datetime.combine(since - timedelta(days=1), time()),
-                            datetime.combine(until + timedelta(days=2), time()))
+                read_events(
+                    conn,
+                    client,
+                    cfg,
+                    datetime.combine(since - timedelta(days=1), time()),
+                    datetime.combine(until + timedelta(days=2), time()),
+                )
                 read_clients(conn, client, cfg)
                 read_employees(conn, client, cfg)
         finally:
@@ -152,16 +173,25 @@ def reconcile(
     summary = ReconcileSummary(since.isoformat(), until.isoformat())
     margin = 86_400_000_000
     with ledger.begin() as conn:
-        call_rows = [dict(r) for r in conn.execute(
-            select(calls).where(calls.c.start_us >= lo_us, calls.c.start_us < hi_us)).mappings()]
+        call_rows = [
+            dict(r)
+            for r in conn.execute(
+                select(calls).where(calls.c.start_us >= lo_us, calls.c.start_us < hi_us)
+            ).mappings()
+        ]
         legs: dict[tuple[str, str], set[str]] = {}
         for s, lk, uid in conn.execute(
             select(cdr_rows.c.source, cdr_rows.c.linkedid, cdr_rows.c.uniqueid).where(
-                cdr_rows.c.calldate_us >= lo_us - margin, cdr_rows.c.calldate_us < hi_us + margin)
+                cdr_rows.c.calldate_us >= lo_us - margin, cdr_rows.c.calldate_us < hi_us + margin
+            )
         ):
             legs.setdefault((s, lk), set()).add(uid)
-        evs = [dict(r) for r in conn.execute(
-            select(events).where(events.c.date_us >= lo_us - margin, events.c.date_us < hi_us + margin)).mappings()]
+        evs = [
+            dict(r)
+            for r in conn.execute(
+                select(events).where(events.c.date_us >= lo_us - margin, events.c.date_us < hi_us + margin)
+            ).mappings()
+        ]
         by_id: dict[str, list[dict[str, Any]]] = {}
         for e in evs:
             if e["call_id"]:
@@ -188,12 +218,20 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
         chunk = keys[i : i + 500]
         conds = [(call_links.c.source == s) & (call_links.c.linkedid == lk) for s, lk in chunk]
         for s, lk, ev, cl in conn.execute(
-            select(call_links.c.source, call_links.c.linkedid, call_links.c.event_ref, call_links.c.client_ref)
-            .where(or_(*conds))
+            select(
+                call_links.c.source,
+                call_links.c.linkedid,
+                call_links.c.event_ref,
+                call_links.c.client_ref,
+            ).where(or_(*conds))
         ):
             old[(s, lk)] = (ev, cl)
-    upsert(conn, call_links, [{**r, "updated_us": now} for r in results],
-           update=("status", "event_ref", "client_ref", "phone_client_ref", "detail", "updated_us"))
+    upsert(
+        conn,
+        call_links,
+        [{**r, "updated_us": now} for r in results],
+        update=("status", "event_ref", "client_ref", "phone_client_ref", "detail", "updated_us"),
+    )
     changed: dict[str, list[str]] = {}
     for r in results:
         if old.get((r["source"], r["linkedid"]), (None, None)) != (r["event_ref"], r["client_ref"]):
@@ -201,8 +239,14 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
     n = 0
     for source, linkedids in changed.items():
         for i in range(0, len(linkedids), 500):
-            ids = [row[0] for row in conn.execute(select(cdr_rows.c.row_id).where(
-                cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(linkedids[i : i + 500])))]
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    select(cdr_rows.c.row_id).where(
+                        cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(linkedids[i : i + 500])
+                    )
+                )
+            ]
             outbox.enqueue(conn, source, ids)
             n += len(ids)
     return n
@@ -214,14 +258,31 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
     known: set[str] = set()
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        for lk, uid in conn.execute(select(cdr_rows.c.linkedid, cdr_rows.c.uniqueid).where(
-                or_(cdr_rows.c.linkedid.in_(chunk), cdr_rows.c.uniqueid.in_(chunk)))):
+        for lk, uid in conn.execute(
+            select(cdr_rows.c.linkedid, cdr_rows.c.uniqueid).where(
+                or_(cdr_rows.c.linkedid.in_(chunk), cdr_rows.c.uniqueid.in_(chunk))
+            )
+        ):
             known.update((lk, uid))
     orphans = [e for e in evs if e["call_id"] not in known]
-    conn.execute(delete(orphan_events).where(orphan_events.c.ref_key.in_([e["ref_key"] for e in evs] or [""])))
+    conn.execute(
+        delete(orphan_events).where(orphan_events.c.ref_key.in_([e["ref_key"] for e in evs] or [""]))
+    )
     now = outbox.now_us()
-    upsert(conn, orphan_events, [{"ref_key": e["ref_key"], "call_id": e["call_id"], "date_us": e["date_us"],
-                                  "updated_us": now} for e in orphans], update=("call_id", "date_us", "updated_us"))
+    upsert(
+        conn,
+        orphan_events,
+        [
+            {
+                "ref_key": e["ref_key"],
+                "call_id": e["call_id"],
+                "date_us": e["date_us"],
+                "updated_us": now,
+            }
+            for e in orphans
+        ],
+        update=("call_id", "date_us", "updated_us"),
+    )
     return orphans
 
 
@@ -243,11 +304,29 @@ def _write(
         for r in sorted(results, key=lambda r: (r["status"], r["source"], r["linkedid"])):
             if r["status"] == "unlinked":
                 continue
-            w.writerow([r["status"], r["source"], r["linkedid"], r["event_ref"] or "", r["client_ref"] or "",
-                        names.get(r["client_ref"] or "", ""), r["detail"]])
+            w.writerow(
+                [
+                    r["status"],
+                    r["source"],
+                    r["linkedid"],
+                    r["event_ref"] or "",
+                    r["client_ref"] or "",
+                    names.get(r["client_ref"] or "", ""),
+                    r["detail"],
+                ]
+            )
         for e in orphans:
             when = datetime.fromtimestamp(e["date_us"] / 1e6, zone).strftime("%Y-%m-%d %H:%M:%S")
-            w.writerow(["event_without_call", "", e["call_id"], e["ref_key"], e.get("client_ref") or "",
-                        names.get(e.get("client_ref") or "", ""), f"event dated {when}"])
+            w.writerow(
+                [
+                    "event_without_call",
+                    "",
+                    e["call_id"],
+                    e["ref_key"],
+                    e.get("client_ref") or "",
+                    names.get(e.get("client_ref") or "", ""),
+                    f"event dated {when}",
+                ]
+            )
     summary.csv_path, summary.json_path = str(csv_path), str(json_path)
     json_path.write_text(json.dumps(asdict(summary), ensure_ascii=False, indent=2), encoding="utf-8")

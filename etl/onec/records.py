@@ -115,9 +115,7 @@ def from_wall_clock(text: str, zone: ZoneInfo) -> int | None:
     return int((naive.replace(tzinfo=zone) - _EPOCH) / timedelta(microseconds=1))
 
 
-def build_record(
-    row: Mapping[str, Any], fields: Mapping[str, str], zone: ZoneInfo
-) -> dict[str, Any]:
+def build_record(row: Mapping[str, Any], fields: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
     """One register record for a ledger row (`cdr_rows` columns plus derived values)."""
     record: dict[str, Any] = {}
     for name, row_name in fields.items():

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import random
 import re
@@ -124,7 +125,10 @@ class StandIn:
 
     # --- data -----------------------------------------------------------------------------
     def add_entity_set(
-        self, name: str, fields: Mapping[str, tuple[str, int | None]], key: Sequence[str] = ("Ref_Key",)
+        self,
+        name: str,
+        fields: Mapping[str, tuple[str, int | None]],
+        key: Sequence[str] = ("Ref_Key",),
     ) -> EntitySet:
         es = EntitySet(name, dict(fields), tuple(key))
         self.sets[name] = es
@@ -147,7 +151,7 @@ class StandIn:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.base}"
+        return f"http://{host!s}:{port}{self.base}"
 
     def start(self) -> StandIn:
         self._thread = threading.Thread(target=self._server.serve_forever, name="onec-standin", daemon=True)
@@ -181,7 +185,11 @@ class StandIn:
                 row[name] = text[:length] if length else text  # silently truncated (§1.6)
             elif edm == "Edm.Guid":
                 if not isinstance(value, str) or not GUID_RE.match(value):
-                    raise OnecError(400, "1", f"Невозможно преобразовать строку '{value}' в значение типа Edm.Guid")
+                    raise OnecError(
+                        400,
+                        "1",
+                        f"Невозможно преобразовать строку '{value}' в значение типа Edm.Guid",
+                    )
                 row[name] = value.lower()
             elif edm == "Edm.DateTime":
                 text = str(value)
@@ -189,13 +197,16 @@ class StandIn:
                     # 1C keeps the digits as its local wall clock: a UTC instant is stored shifted.
                     text = text[:19]
                 if not DATE_RE.match(text):
-                    raise OnecError(400, "1", f"Невозможно преобразовать строку '{value}' в значение типа Edm.DateTime")
+                    raise OnecError(
+                        400,
+                        "1",
+                        f"Невозможно преобразовать строку '{value}' в значение типа Edm.DateTime",
+                    )
                 row[name] = text
             elif edm in NUMERIC_TYPES:
-                try:
+                # wrong type into a number: silently ignored (§1.6)
+                with contextlib.suppress(TypeError, ValueError):
                     row[name] = int(value) if edm != "Edm.Double" else float(value)
-                except (TypeError, ValueError):
-                    pass  # wrong type into a number: silently ignored (§1.6)
             elif edm == "Edm.Boolean":
                 if not isinstance(value, bool):
                     raise OnecError(400, "1", f"Невозможно преобразовать '{value}' в Edm.Boolean")
@@ -272,7 +283,9 @@ class StandIn:
                 ml = f' MaxLength="{length}"' if length else ""
                 props.append(f'<Property Name="{escape(name)}" Type="{edm}" Nullable="true"{ml}/>')
             keys = "".join(f'<PropertyRef Name="{escape(k)}"/>' for k in es.key)
-            types.append(f'<EntityType Name="{escape(es.name)}"><Key>{keys}</Key>{"".join(props)}</EntityType>')
+            types.append(
+                f'<EntityType Name="{escape(es.name)}"><Key>{keys}</Key>{"".join(props)}</EntityType>'
+            )
             sets.append(f'<EntitySet Name="{escape(es.name)}" EntityType="StandardODATA.{escape(es.name)}"/>')
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
@@ -300,7 +313,9 @@ def _empty(edm: str) -> Any:
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for ch in text:
         if ch == "'":
             quoted = not quoted
@@ -355,7 +370,7 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             super().setup()
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_GET(self) -> None:
@@ -371,7 +386,9 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             self.handle_any("DELETE")
 
         # --- plumbing ---------------------------------------------------------------------
-        def send(self, status: int, body: bytes, ctype: str, headers: Mapping[str, str] | None = None) -> None:
+        def send(
+            self, status: int, body: bytes, ctype: str, headers: Mapping[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -382,22 +399,34 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
 
         def wants_json(self, query: dict[str, str]) -> bool:
             fmt = query.get("$format", "")
-            return fmt.startswith("json") or fmt.startswith("application/json") or (
-                "application/json" in (self.headers.get("Accept") or "")
+            return (
+                fmt.startswith("json")
+                or fmt.startswith("application/json")
+                or ("application/json" in (self.headers.get("Accept") or ""))
             )
 
         def send_json(self, status: int, doc: Any) -> None:
-            self.send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"), "application/json;charset=utf-8")
+            self.send(
+                status,
+                json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+                "application/json;charset=utf-8",
+            )
 
         def send_error_1c(self, exc: OnecError, as_json: bool) -> None:
             if as_json:
-                doc = {"odata.error": {"code": exc.code, "message": {"lang": "ru", "value": exc.message}}}
+                doc = {
+                    "odata.error": {
+                        "code": exc.code,
+                        "message": {"lang": "ru", "value": exc.message},
+                    }
+                }
                 self.send_json(exc.status, doc)
             else:
                 xml = (
                     '<?xml version="1.0" encoding="utf-8"?><m:error xmlns:m='
                     '"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
-                    f'<m:code>{exc.code}</m:code><m:message xml:lang="ru">{escape(exc.message)}</m:message></m:error>'
+                    f"<m:code>{exc.code}</m:code>"
+                    f'<m:message xml:lang="ru">{escape(exc.message)}</m:message></m:error>'
                 )
                 self.send(exc.status, xml.encode("utf-8"), "application/xml;charset=utf-8")
 
@@ -424,8 +453,15 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                 time.sleep(f.latency)
             if stand.roll(f.error_rate):
                 stand.stats.errors_injected += 1
-                self.send_json(503 if stand.roll(0.5) else 500,
-                               {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Внутренняя ошибка сервиса OData"}}})
+                self.send_json(
+                    503 if stand.roll(0.5) else 500,
+                    {
+                        "odata.error": {
+                            "code": "-1",
+                            "message": {"lang": "ru", "value": "Внутренняя ошибка сервиса OData"},
+                        }
+                    },
+                )
                 return
             drop = stand.roll(f.drop_rate)
             drop_after = drop and stand.roll(0.5)
@@ -463,12 +499,16 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             stand.stats.queries.append(raw_query)
             try:
                 if "+" in raw_query:
-                    raise OnecError(500, "-1", "Операция не разрешена в предложении \"ГДЕ\"")
+                    raise OnecError(500, "-1", 'Операция не разрешена в предложении "ГДЕ"')
                 if path == service and method == "POST":
                     self.service(body)
                     return
                 if not path.startswith(odata) and path != odata.rstrip("/"):
-                    self.send(404, b"<html><body>404 - File or directory not found.</body></html>", "text/html")
+                    self.send(
+                        404,
+                        b"<html><body>404 - File or directory not found.</body></html>",
+                        "text/html",
+                    )
                     return
                 self.odata(method, path[len(odata) :], query, body, as_json, session)
             except OnecError as exc:
@@ -480,14 +520,19 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                 records = doc["records"]
                 assert isinstance(records, list)
             except (ValueError, KeyError, AssertionError):
-                self.send_json(400, {"error": "ожидается {\"records\": [...]}"})
+                self.send_json(400, {"error": 'ожидается {"records": [...]}'})
                 return
             for _ in records:
                 stand.stats.bodies.append(b"")
             self.send_json(200, {"results": stand.batch(records)})
 
         def odata(
-            self, method: str, resource: str, query: dict[str, str], body: bytes, as_json: bool,
+            self,
+            method: str,
+            resource: str,
+            query: dict[str, str],
+            body: bytes,
+            as_json: bool,
             session: Mapping[str, str],
         ) -> None:
             if resource in ("", "/"):
@@ -495,7 +540,12 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                 self.send_json(200, {"odata.metadata": "$metadata", "value": names})
                 return
             if resource == "$metadata":
-                self.send(200, stand.metadata_xml().encode("utf-8"), "application/xml;charset=utf-8", session)
+                self.send(
+                    200,
+                    stand.metadata_xml().encode("utf-8"),
+                    "application/xml;charset=utf-8",
+                    session,
+                )
                 return
             m = re.fullmatch(r"([^(/]+)(?:\((.*)\))?(/\$count)?", resource)
             if not m or m.group(1) not in stand.sets:
@@ -507,7 +557,9 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                     doc = json.loads(body.decode("utf-8"))
                     assert isinstance(doc, dict)
                 except (ValueError, AssertionError):
-                    raise OnecError(500, "-1", "Внутренняя ошибка сервиса OData. Смотри технологический журнал") from None
+                    raise OnecError(
+                        500, "-1", "Внутренняя ошибка сервиса OData. Смотри технологический журнал"
+                    ) from None
                 if es.name == stand.register:
                     stand.stats.bodies.append(body)
                 row = stand.create(es, doc)
@@ -553,14 +605,21 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                 if "*" in select:
                     select = None
             if as_json:
-                doc: dict[str, Any] = {"odata.metadata": f"{stand.url}/odata/standard.odata/$metadata#{es.name}"}
+                feed: dict[str, Any] = {
+                    "odata.metadata": f"{stand.url}/odata/standard.odata/$metadata#{es.name}"
+                }
                 if query.get("$inlinecount") == "allpages":
-                    doc["odata.count"] = str(total)  # a string (§1.2)
-                doc["value"] = [_wire(es, r, select) for r in rows]
-                self.send(200, json.dumps(doc, ensure_ascii=False).encode("utf-8"), "application/json;charset=utf-8", session)
+                    feed["odata.count"] = str(total)  # a string (§1.2)
+                feed["value"] = [_wire(es, r, select) for r in rows]
+                self.send(
+                    200,
+                    json.dumps(feed, ensure_ascii=False).encode("utf-8"),
+                    "application/json;charset=utf-8",
+                    session,
+                )
             else:
                 entries = "".join(
-                    "<entry><content type=\"application/xml\"><m:properties>"
+                    '<entry><content type="application/xml"><m:properties>'
                     + "".join(f"<d:{escape(n)}>{escape(str(v))}</d:{escape(n)}>" for n, v in r.items())
                     + "</m:properties></content></entry>"
                     for r in rows
@@ -571,7 +630,12 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
                     'xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
                     f"<title>{escape(es.name)}</title>{entries}</feed>"
                 )
-                self.send(200, xml.encode("utf-8"), "application/atom+xml;type=feed;charset=utf-8", session)
+                self.send(
+                    200,
+                    xml.encode("utf-8"),
+                    "application/atom+xml;type=feed;charset=utf-8",
+                    session,
+                )
 
         def select_rows(self, es: EntitySet, query: Mapping[str, str]) -> list[dict[str, Any]]:
             with stand.lock:
@@ -591,16 +655,26 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             return rows
 
         def reply_entity(
-            self, status: int, es: EntitySet, row: Mapping[str, Any], as_json: bool, session: Mapping[str, str]
+            self,
+            status: int,
+            es: EntitySet,
+            row: Mapping[str, Any],
+            as_json: bool,
+            session: Mapping[str, str],
         ) -> None:
             if as_json:
                 doc = {"odata.metadata": f"{stand.url}/odata/standard.odata/$metadata#{es.name}/@Element"}
                 doc.update(_wire(es, row, None))
-                self.send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"),
-                          "application/json;charset=utf-8", session)
+                self.send(
+                    status,
+                    json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+                    "application/json;charset=utf-8",
+                    session,
+                )
             else:
                 props = "".join(f"<d:{escape(n)}>{escape(str(v))}</d:{escape(n)}>" for n, v in row.items())
-                xml = f'<?xml version="1.0" encoding="UTF-8"?><entry><m:properties>{props}</m:properties></entry>'
+                xml = f'<?xml version="1.0" encoding="UTF-8"?><entry><m:properties>{props}</m:properties>'
+                xml += "</entry>"
                 self.send(status, xml.encode("utf-8"), "application/atom+xml;charset=utf-8", session)
 
     return Handler
@@ -643,17 +717,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--events", action="store_true", help="serve Document_Событие and contacts sets")
     args = ap.parse_args(argv)
     faults = Faults(args.latency, args.error_rate, args.drop_rate, args.first_stall)
-    stand = StandIn(user=args.user, password=args.password, base=args.base, register=args.register,
-                    faults=faults, host=args.host, port=args.port)
+    stand = StandIn(
+        user=args.user,
+        password=args.password,
+        base=args.base,
+        register=args.register,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+    )
     if args.events:
         from etl.onec.readers import add_crm_sets
 
         add_crm_sets(stand)
     print(f"1C stand-in at {stand.url} (user {args.user!r}); Ctrl-C stops it", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stand._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

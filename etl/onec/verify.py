@@ -42,13 +42,17 @@ def ledger_by_day(ledger: Ledger, source: str, since: date, until: date, zone: Z
     with ledger.engine.connect() as conn:
         stamps = conn.execute(
             select(cdr_rows.c.calldate_us).where(
-                cdr_rows.c.source == source, cdr_rows.c.calldate_us >= lo, cdr_rows.c.calldate_us < hi
+                cdr_rows.c.source == source,
+                cdr_rows.c.calldate_us >= lo,
+                cdr_rows.c.calldate_us < hi,
             )
         ).scalars()
         return dict(Counter(datetime.fromtimestamp(t / 1e6, zone).date() for t in stamps))
 
 
-def register_by_day(client: OnecClient, settings: Settings, source: str, since: date, until: date) -> dict[date, int] | None:
+def register_by_day(
+    client: OnecClient, settings: Settings, source: str, since: date, until: date
+) -> dict[date, int] | None:
     cfg = settings.onec
     assert cfg is not None
     by_row = {row: name for name, row in cfg.fields.items()}
@@ -73,7 +77,7 @@ def register_by_day(client: OnecClient, settings: Settings, source: str, since: 
 def source_by_day(settings: Settings, source: str, since: date, until: date) -> dict[date, int] | None:
     """The source's own count per day (the lead's `CdrSource.count_by_day`), None if unavailable."""
     try:
-        from etl.sources import open_source
+        from etl.sources import open_source  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
     src = open_source(settings.sources[source])
@@ -111,8 +115,15 @@ def verify(
             reg = register_by_day(client, settings, name, since, until) if client else None
             d = since
             while d <= until:
-                out.append(DayCounts(name, d, None if src is None else src.get(d, 0), led.get(d, 0),
-                                     None if reg is None else reg.get(d, 0)))
+                out.append(
+                    DayCounts(
+                        name,
+                        d,
+                        None if src is None else src.get(d, 0),
+                        led.get(d, 0),
+                        None if reg is None else reg.get(d, 0),
+                    )
+                )
                 d += timedelta(days=1)
     finally:
         if own and client:
