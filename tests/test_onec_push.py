@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import pytest
 from sqlalchemy import select
 
 from etl.onec import outbox
 from etl.onec.push import push
 from etl.onec.standin import Faults, StandIn
-from etl.store import Ledger
+from etl.store import Ledger, cdr_rows
 from tests.conftest import CAPTURE, require_fixtures
 from tests.onec_helpers import capture_rows, cdr_row, insert_rows, ledger_count, onec_settings, us
 
@@ -183,4 +185,37 @@ def test_capture_with_30_percent_failures_delivers_every_row_once(ledger_url: st
         keys = sorted(stand.stats.created_keys)
         assert keys == sorted(("default", r["row_id"]) for r in rows)  # each created exactly once
         assert ledger_count(ledger, outbox.outbox) == 0 and ledger_count(ledger, outbox.dead_letters) == 0
+        ledger.close()
+
+
+def test_no_secret_in_logs_or_summary(ledger_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    with StandIn(faults=Faults(error_rate=0.5, drop_rate=0.3, seed=5)) as stand:
+        s = onec_settings(stand.url, ledger_url)
+        ledger = Ledger.open(ledger_url)
+        insert_rows(ledger, [cdr_row(uniqueid=f"5.{i}") for i in range(10)])
+        summary = push(s, ledger)
+        auth = base64.b64encode("Администратор:пароль-секрет".encode()).decode()
+        text = caplog.text + repr(summary)
+        assert "1C answered" in caplog.text or "transport error" in caplog.text  # failures were logged
+        assert "пароль-секрет" not in text and auth not in text
+        ledger.close()
+
+
+def test_design_example_key_uniqueid_and_sequence(ledger_url: str) -> None:
+    """design.md §5's example key: a string and a number dimension, through the duplicate path."""
+    with StandIn(key=("ИдентификаторЗвонка", "Последовательность")) as stand:
+        s = onec_settings(stand.url, ledger_url, key=("ИдентификаторЗвонка", "Последовательность"))
+        ledger = Ledger.open(ledger_url)
+        rows = [cdr_row(uniqueid="6.1", sequence=7, billsec=3)]
+        insert_rows(ledger, rows)
+        push(s, ledger)
+        with ledger.begin() as c:
+            c.execute(outbox.delivered.delete())  # forget: as if killed after 1C wrote it
+            c.execute(cdr_rows.update().values(billsec=4))
+            outbox.enqueue(c, "default", [rows[0]["row_id"]])
+        summary = push(s, ledger)
+        assert summary.patched == 1 and stand.records()[0]["ДлительностьРазговора"] == 4
         ledger.close()
