@@ -295,6 +295,17 @@ class OnecSettings:
     service_path: str = "hs/cdr1c/records"
     extensions: dict[str, str] = field(default_factory=dict)  # extension → employee (TOML table)
     metadata_cache: Path | None = None
+    retry_backoff: float = 0.5  # first back-off in seconds; doubles per attempt, with jitter
+    retry_backoff_max: float = 30.0
+    max_url_bytes: int = 1500  # IIS answers an HTML 404 past 2048 bytes of query (onec-http.md §2.2)
+    event_date_field: str = "Date"
+    event_client_field: str = ""  # "" = by document: Контрагент (Событие) / АбонентКонтакт (ТелефонныйЗвонок)
+    event_responsible_field: str = "Ответственный_Key"
+    client_catalog: str = "Catalog_Контрагенты"
+    manager_field: str = ""  # "" = none; e.g. ОсновнойМенеджер_Key (Партнеры)
+    users_catalog: str = "Catalog_Пользователи"
+    user_extension_field: str = ""  # a 1C attribute holding the employee's extension, if any
+    region: str = "RU"  # for normalising contact-information phones
 
 
 @dataclass(frozen=True)
@@ -480,8 +491,8 @@ DEFAULT_ONEC_FIELDS: dict[str, str] = {
     "ВремяОтвета": "answer",
     "ВремяОкончания": "end",
     "CallerID": "clid",
-    "Источник_Номер": "src",
-    "Назначение": "dst",
+    "НомерВызывающего": "src",
+    "НомерНазначения": "dst",
     "КонтекстНазначения": "dcontext",
     "Канал": "channel",
     "КаналНазначения": "dstchannel",
@@ -500,10 +511,11 @@ DEFAULT_ONEC_FIELDS: dict[str, str] = {
     "ИмяНазначения": "dst_cnam",
     "Направление": "direction",
     "ВнешнийНомер": "external_number",
+    "ДобавочныйНомер": "extension",
     "ПутьКЗаписи": "recording_path",
     "ДлительностьЗаписи": "recording_duration",
-    "Клиент": "client",
-    "Событие": "event",
+    "Клиент_Key": "client",  # a reference attribute: OData exposes it as `<Name>_Key`
+    "Событие_Key": "event",
 }
 DEFAULT_ONEC_KEY = ("Источник", "ИдентификаторСтроки")
 
@@ -541,6 +553,17 @@ def _onec(sec: Section) -> OnecSettings:
         service_path=sec.text("service_path", "hs/cdr1c/records").strip("/"),
         extensions=extensions,
         metadata_cache=cache,
+        retry_backoff=sec.number("retry_backoff", 0.5, minimum=0),
+        retry_backoff_max=sec.number("retry_backoff_max", 30.0, minimum=0),
+        max_url_bytes=sec.integer("max_url_bytes", 1500, minimum=300, maximum=64_000),
+        event_date_field=sec.text("event_date_field", "Date"),
+        event_client_field=sec.text("event_client_field", ""),
+        event_responsible_field=sec.text("event_responsible_field", "Ответственный_Key"),
+        client_catalog=sec.text("client_catalog", "Catalog_Контрагенты"),
+        manager_field=sec.text("manager_field", ""),
+        users_catalog=sec.text("users_catalog", "Catalog_Пользователи"),
+        user_extension_field=sec.text("user_extension_field", ""),
+        region=sec.text("region", "RU").upper(),
     )
     sec.done()
     return out

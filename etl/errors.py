@@ -97,3 +97,35 @@ class AmiTimeout(AmiError):
 
 class OperationRefused(Cdr1cError, ValueError):
     """A live operation is outside what the configuration allows (context, channel, number)."""
+
+
+class OnecError(Cdr1cError):
+    """1C answered with an error: HTTP status, 1C's internal code (`odata.error.code`) and text.
+
+    `code` is None when the answer carried no `odata.error` (an IIS HTML page, an HTTP service's
+    own body). The message is 1C's text as-is; it never contains credentials (we never send
+    them in a URL, and callers redact it anyway).
+    """
+
+    exit_code = ExitCode.ONEC_UNREACHABLE
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        tag = f"HTTP {status}" + (f", 1C code {code}" if code is not None else "")
+        super().__init__(f"1C: {tag}: {message}")
+
+    @property
+    def key_exists(self) -> bool:
+        """400 with code 15: a record with this key is already in the register (onec-http.md §1.7)."""
+        return self.status == 400 and self.code == "15"
+
+    @property
+    def retryable(self) -> bool:
+        """5xx (incl. code -1, a configuration handler failing) may pass on a retry; 4xx won't."""
+        return self.status >= 500 or self.status in (408, 429)
+
+
+class OnecCredentialsRefused(OnecUnreachable):
+    """1C answered 401: the login or password is wrong (or not UTF-8 on the server side)."""

@@ -4,6 +4,7 @@ Stage modules define their tables on `etl.store.metadata`; list each module here
 """
 
 from etl import store
+from etl.onec import outbox, readers, reconcile  # noqa: F401
 from etl.recordings import tables as recordings_tables  # noqa: F401
 
 metadata = store.metadata

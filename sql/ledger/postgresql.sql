@@ -78,6 +78,103 @@ CREATE TABLE cursors (
 	PRIMARY KEY (source)
 );
 
+CREATE TABLE onec_call_links (
+	source VARCHAR(32) NOT NULL, 
+	linkedid VARCHAR(150) NOT NULL, 
+	status VARCHAR(24) NOT NULL, 
+	event_ref VARCHAR(36), 
+	client_ref VARCHAR(36), 
+	phone_client_ref VARCHAR(36), 
+	detail TEXT, 
+	updated_us BIGINT NOT NULL, 
+	PRIMARY KEY (source, linkedid)
+);
+
+CREATE INDEX ix_onec_call_links_status ON onec_call_links (status);
+
+CREATE TABLE onec_client_phones (
+	client_ref VARCHAR(36) NOT NULL, 
+	phone VARCHAR(32) NOT NULL, 
+	presentation TEXT NOT NULL, 
+	PRIMARY KEY (client_ref, phone)
+);
+
+CREATE INDEX ix_onec_client_phones_phone ON onec_client_phones (phone);
+
+CREATE TABLE onec_clients (
+	ref_key VARCHAR(36) NOT NULL, 
+	name TEXT NOT NULL, 
+	manager_ref VARCHAR(36), 
+	read_us BIGINT NOT NULL, 
+	PRIMARY KEY (ref_key)
+);
+
+CREATE TABLE onec_dead_letters (
+	source VARCHAR(32) NOT NULL, 
+	row_id VARCHAR(200) NOT NULL, 
+	record_hash VARCHAR(32) NOT NULL, 
+	status INTEGER NOT NULL, 
+	code VARCHAR(16), 
+	message TEXT NOT NULL, 
+	record TEXT NOT NULL, 
+	dead_us BIGINT NOT NULL, 
+	PRIMARY KEY (source, row_id)
+);
+
+CREATE TABLE onec_delivered (
+	source VARCHAR(32) NOT NULL, 
+	row_id VARCHAR(200) NOT NULL, 
+	record_hash VARCHAR(32) NOT NULL, 
+	delivered_us BIGINT NOT NULL, 
+	PRIMARY KEY (source, row_id)
+);
+
+CREATE TABLE onec_employees (
+	ref_key VARCHAR(36) NOT NULL, 
+	name TEXT NOT NULL, 
+	extension VARCHAR(32), 
+	PRIMARY KEY (ref_key)
+);
+
+CREATE INDEX ix_onec_employees_ext ON onec_employees (extension);
+
+CREATE TABLE onec_events (
+	ref_key VARCHAR(36) NOT NULL, 
+	number VARCHAR(50) NOT NULL, 
+	date_us BIGINT NOT NULL, 
+	call_id VARCHAR(150) NOT NULL, 
+	client_ref VARCHAR(36), 
+	client_type VARCHAR(100), 
+	responsible_ref VARCHAR(36), 
+	subject TEXT, 
+	read_us BIGINT NOT NULL, 
+	PRIMARY KEY (ref_key)
+);
+
+CREATE INDEX ix_onec_events_call ON onec_events (call_id);
+
+CREATE INDEX ix_onec_events_date ON onec_events (date_us);
+
+CREATE TABLE onec_orphan_events (
+	ref_key VARCHAR(36) NOT NULL, 
+	call_id VARCHAR(150) NOT NULL, 
+	date_us BIGINT NOT NULL, 
+	updated_us BIGINT NOT NULL, 
+	PRIMARY KEY (ref_key)
+);
+
+CREATE TABLE onec_outbox (
+	source VARCHAR(32) NOT NULL, 
+	row_id VARCHAR(200) NOT NULL, 
+	enqueued_us BIGINT NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	next_try_us BIGINT NOT NULL, 
+	last_error TEXT, 
+	PRIMARY KEY (source, row_id)
+);
+
+CREATE INDEX ix_onec_outbox_next ON onec_outbox (next_try_us);
+
 CREATE TABLE quarantine (
 	source VARCHAR(32) NOT NULL, 
 	row_key VARCHAR(32) NOT NULL, 

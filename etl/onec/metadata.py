@@ -1,0 +1,169 @@
+"""`$metadata`: fetch once, cache on disk, check the configured mapping against it.
+
+1C silently ignores unknown fields on write and truncates long strings (onec-http.md §1.6), so a
+typo in `[onec.fields]` would lose data without a single error. `check_mapping` compares every
+configured entity set and field with the publication's CSDL. The document is 10–17 MB and takes
+~20 s on a real base (§1.1, [P4]): it is parsed as a stream into a small index (entity set →
+field → type, length; key) and that index is cached as JSON; `refresh=True` fetches it again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etl.config import OnecSettings, Settings
+from etl.onec.client import OnecClient
+from etl.onec.records import NUMERIC_TYPES, ROW_FIELD_TYPES
+
+CACHE_NAME = "onec-metadata.json"
+
+
+@dataclass
+class MetadataIndex:
+    sets: dict[str, dict[str, tuple[str, int | None]]]  # entity set → field → (type, length)
+    keys: dict[str, list[str]]
+    fetched: float
+
+    def to_json(self) -> str:
+        return json.dumps({"fetched": self.fetched, "sets": self.sets, "keys": self.keys}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> MetadataIndex:
+        doc = json.loads(text)
+        sets = {s: {f: (t[0], t[1]) for f, t in fields.items()} for s, fields in doc["sets"].items()}
+        return cls(sets, doc["keys"], doc["fetched"])
+
+
+def parse_metadata(data: bytes) -> MetadataIndex:
+    """Stream-parse a CSDL document into entity sets with their fields and keys."""
+    types: dict[str, dict[str, tuple[str, int | None]]] = {}
+    type_keys: dict[str, list[str]] = {}
+    set_types: dict[str, str] = {}
+    for _, el in ET.iterparse(io.BytesIO(data), events=("end",)):
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "EntityType":
+            fields: dict[str, tuple[str, int | None]] = {}
+            keys: list[str] = []
+            for child in el:
+                ctag = child.tag.rsplit("}", 1)[-1]
+                if ctag == "Property":
+                    ml = child.get("MaxLength")
+                    fields[child.get("Name", "")] = (
+                        child.get("Type", ""),
+                        int(ml) if ml and ml.isdigit() else None,
+                    )
+                elif ctag == "Key":
+                    keys = [r.get("Name", "") for r in child]
+            name = el.get("Name", "")
+            types[name], type_keys[name] = fields, keys
+            el.clear()
+        elif tag == "EntitySet":
+            set_types[el.get("Name", "")] = el.get("EntityType", "").rsplit(".", 1)[-1]
+    sets = {s: types.get(t, {}) for s, t in set_types.items()}
+    set_keys = {s: type_keys.get(t, []) for s, t in set_types.items()}
+    return MetadataIndex(sets, set_keys, time.time())
+
+
+def cache_path(settings: Settings) -> Path:
+    cfg = settings.onec
+    assert cfg is not None
+    if cfg.metadata_cache:
+        return cfg.metadata_cache
+    return settings.lock_dir / CACHE_NAME
+
+
+def load_metadata(settings: Settings, client: OnecClient, *, refresh: bool = False) -> MetadataIndex:
+    """The index from the disk cache, or fetched from 1C (and cached) when absent or `refresh`."""
+    path = cache_path(settings)
+    if not refresh and path.exists():
+        try:
+            return MetadataIndex.from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache is fetched again
+    index = parse_metadata(client.metadata())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(index.to_json(), encoding="utf-8")
+    tmp.replace(path)
+    return index
+
+
+def _compatible(expected: str, actual: str) -> bool:
+    if expected in NUMERIC_TYPES:
+        return actual in NUMERIC_TYPES
+    return expected == actual
+
+
+def mapping_problems(cfg: OnecSettings, index: MetadataIndex) -> list[str]:
+    """Every configured entity set or field that does not exist or has an incompatible type."""
+    problems: list[str] = []
+    if cfg.mode == "odata":
+        reg = index.sets.get(cfg.register)
+        if reg is None:
+            problems.append(
+                f"register {cfg.register!r} is not in the OData content of the publication "
+                "(add it with УстановитьСоставСтандартногоИнтерфейсаOData, see docs/onec-setup.md)"
+            )
+        else:
+            for name, row_name in cfg.fields.items():
+                if name not in reg:
+                    problems.append(
+                        f"[onec.fields] {name!r} (← {row_name}): no such field in {cfg.register}; "
+                        "1C would silently drop it"
+                    )
+                    continue
+                expected, length = ROW_FIELD_TYPES.get(row_name, ("Edm.String", None))
+                actual, actual_len = reg[name]
+                if not _compatible(expected, actual):
+                    problems.append(
+                        f"[onec.fields] {name!r} (← {row_name}) is {actual} in 1C, expected {expected}"
+                    )
+                elif name in cfg.key and length and actual_len and actual_len < length:
+                    problems.append(
+                        f"key field {name!r} is String({actual_len}) in 1C; row ids up to "
+                        f"{length} characters would be truncated and collide"
+                    )
+            reg_keys = set(index.keys.get(cfg.register, []))
+            for k in cfg.key:
+                if reg_keys and k not in reg_keys:
+                    problems.append(
+                        f"[onec] key {k!r} is not a dimension of {cfg.register} (its key is "
+                        f"{', '.join(sorted(reg_keys))}); re-sends could duplicate records"
+                    )
+    doc = index.sets.get(cfg.event_document)
+    if doc is None:
+        problems.append(f"event document {cfg.event_document!r} is not in the OData content")
+    else:
+        for f in (cfg.event_call_id_field, cfg.event_date_field):
+            if f not in doc:
+                problems.append(f"{cfg.event_document} has no field {f!r}")
+    if cfg.client_catalog not in index.sets:
+        problems.append(f"client catalog {cfg.client_catalog!r} is not in the OData content")
+    contacts = cfg.client_catalog + "_КонтактнаяИнформация"
+    if contacts not in index.sets:
+        problems.append(f"{contacts!r} (client phones) is not in the OData content")
+    return problems
+
+
+def check_mapping(settings: Settings, client: OnecClient | None = None, refresh: bool = False) -> list[str]:
+    """Problems of the `[onec]` mapping against `$metadata` (empty list = OK), for `cdr1c check`."""
+    cfg = settings.onec
+    if cfg is None:
+        return []
+    own = client is None
+    client = client or OnecClient(cfg)
+    try:
+        index = load_metadata(settings, client, refresh=refresh)
+    finally:
+        if own:
+            client.close()
+    return mapping_problems(cfg, index)
+
+
+_ = Any

@@ -1,0 +1,131 @@
+"""Per-day counts: rows in the source, in the ledger and in the 1C register.
+
+Days are calendar days in `[onec] timezone`, the zone the register's dates are written in
+(onec-http.md §5). The register is counted with `$count` and a date filter per day and source
+(`<register>/$count?$filter=Источник eq '…' and Дата ge datetime'…' and Дата lt datetime'…'`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from etl.config import Settings
+from etl.onec.client import OnecClient, literal
+from etl.onec.reconcile import day_bounds_us
+from etl.store import Ledger, cdr_rows
+
+SourceCounter = Callable[[str, date, date], dict[date, int] | None]
+
+
+@dataclass
+class DayCounts:
+    source: str
+    day: date
+    in_source: int | None
+    in_ledger: int
+    in_register: int | None
+
+    @property
+    def ok(self) -> bool:
+        values = [v for v in (self.in_source, self.in_ledger, self.in_register) if v is not None]
+        return len(set(values)) <= 1
+
+
+def ledger_by_day(ledger: Ledger, source: str, since: date, until: date, zone: ZoneInfo) -> dict[date, int]:
+    lo, hi = day_bounds_us(since, until, zone)
+    with ledger.engine.connect() as conn:
+        stamps = conn.execute(
+            select(cdr_rows.c.calldate_us).where(
+                cdr_rows.c.source == source,
+                cdr_rows.c.calldate_us >= lo,
+                cdr_rows.c.calldate_us < hi,
+            )
+        ).scalars()
+        return dict(Counter(datetime.fromtimestamp(t / 1e6, zone).date() for t in stamps))
+
+
+def register_by_day(
+    client: OnecClient, settings: Settings, source: str, since: date, until: date
+) -> dict[date, int] | None:
+    cfg = settings.onec
+    assert cfg is not None
+    by_row = {row: name for name, row in cfg.fields.items()}
+    date_field, source_field = by_row.get("calldate"), by_row.get("source")
+    if date_field is None:
+        return None
+    out: dict[date, int] = {}
+    d = since
+    while d <= until:
+        nxt = d + timedelta(days=1)
+        flt = (
+            f"{date_field} ge {literal(datetime.combine(d, datetime.min.time()))} and "
+            f"{date_field} lt {literal(datetime.combine(nxt, datetime.min.time()))}"
+        )
+        if source_field:
+            flt = f"{source_field} eq {literal(source)} and {flt}"
+        out[d] = client.count(cfg.register, flt)
+        d = nxt
+    return out
+
+
+def source_by_day(settings: Settings, source: str, since: date, until: date) -> dict[date, int] | None:
+    """The source's own count per day (the lead's `CdrSource.count_by_day`), None if unavailable."""
+    try:
+        from etl.sources import open_source  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    src = open_source(settings.sources[source])
+    counter = getattr(src, "count_by_day", None)
+    if counter is None:
+        return None
+    try:
+        return dict(counter(since, until))
+    finally:
+        close = getattr(src, "close", None)
+        if close:
+            close()
+
+
+def verify(
+    settings: Settings,
+    ledger: Ledger,
+    since: date,
+    until: date,
+    *,
+    client: OnecClient | None = None,
+    source_counter: SourceCounter | None = None,
+) -> list[DayCounts]:
+    zone = ZoneInfo(settings.onec.timezone) if settings.onec else ZoneInfo("UTC")
+    counter = source_counter or (lambda name, a, b: source_by_day(settings, name, a, b))
+    own = client is None and settings.onec is not None
+    if own:
+        assert settings.onec is not None
+        client = OnecClient(settings.onec)
+    out: list[DayCounts] = []
+    try:
+        for name in settings.sources:
+            src = counter(name, since, until)
+            led = ledger_by_day(ledger, name, since, until, zone)
+            reg = register_by_day(client, settings, name, since, until) if client else None
+            d = since
+            while d <= until:
+                out.append(
+                    DayCounts(
+                        name,
+                        d,
+                        None if src is None else src.get(d, 0),
+                        led.get(d, 0),
+                        None if reg is None else reg.get(d, 0),
+                    )
+                )
+                d += timedelta(days=1)
+    finally:
+        if own and client:
+            client.close()
+    return out

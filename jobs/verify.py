@@ -1,0 +1,44 @@
+"""`cdr1c verify`: per-day counts in the source, the ledger and the 1C register; exit 7 on a mismatch."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+
+from etl.config import Settings
+from etl.errors import ExitCode
+from etl.onec.verify import DayCounts, verify
+from etl.store import Ledger
+
+
+def render(rows: list[DayCounts]) -> str:
+    def cell(v: int | None) -> str:
+        return "n/a" if v is None else str(v)
+
+    lines = [f"{'source':<12} {'day':<10} {'source':>8} {'ledger':>8} {'1C':>8}"]
+    for r in rows:
+        mark = "" if r.ok else "  ← mismatch"
+        lines.append(
+            f"{r.source:<12} {r.day.isoformat():<10} {cell(r.in_source):>8} {r.in_ledger:>8} "
+            f"{cell(r.in_register):>8}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def run(settings: Settings, *, since: date | None = None, until: date | None = None) -> ExitCode:
+    zone = ZoneInfo(settings.onec.timezone if settings.onec else "UTC")
+    until = until or datetime.now(zone).date()
+    since = since or until - timedelta(days=6)
+    ledger = Ledger.open(settings.state.url)
+    try:
+        rows = verify(settings, ledger, since, until)
+    finally:
+        ledger.close()
+    click.echo(render(rows))
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        click.echo(f"{len(bad)} day(s) disagree", err=True)
+        return ExitCode.MISMATCH
+    return ExitCode.OK

@@ -1,0 +1,19 @@
+"""A push in its own process, for the kill -9 test: `python tests/onec_push_child.py URL LEDGER`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from etl.onec.push import push
+from etl.store import Ledger
+from tests.onec_helpers import onec_settings
+
+if __name__ == "__main__":
+    url, ledger_url = sys.argv[1], sys.argv[2]
+    settings = onec_settings(url, ledger_url, concurrency=4)
+    ledger = Ledger.open(ledger_url)
+    print("started", flush=True)
+    print(push(settings, ledger), flush=True)
