@@ -71,11 +71,16 @@ def collect_status(settings: Settings, ledger: Ledger) -> dict[str, Any]:
 
 
 def outbox_counts(ledger: Ledger) -> dict[str, int]:
-    return {"pending": 0, "delivered": 0, "dead": 0}
+    from etl.onec.outbox import counts
+
+    with ledger.engine.connect() as conn:
+        return counts(conn)
 
 
 def recording_counts(ledger: Ledger) -> dict[str, int]:
-    return {}
+    from etl.recordings import status_counts
+
+    return status_counts(ledger)
 
 
 def _last_success(ledger: Ledger) -> str | None:

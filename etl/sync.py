@@ -47,6 +47,7 @@ class SourceSummary:
     calls: int = 0
     cursor: str | None = None
     newest_us: int | None = None
+    oldest_new_us: int | None = None  # the earliest call this run added (later stages' window)
     dry_run: bool = False
     sample: list[dict[str, Any]] = field(default_factory=list)
 
@@ -270,6 +271,8 @@ def _commit_chunk(
         summary.quarantined += len(unique)
     if new_rows.empty:
         return
+    oldest = int(new_rows["calldate_us"].min())
+    summary.oldest_new_us = oldest if summary.oldest_new_us is None else min(oldest, summary.oldest_new_us)
     stamped = new_rows.assign(loaded_us=int(time.time() * 1_000_000))
     bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_tuples(stamped, ROW_COLUMNS))
     summary.new += len(stamped)

@@ -16,6 +16,7 @@ from etl.progress import progress
 from etl.sources import open_source
 from etl.store import Ledger, cursors
 from etl.sync import sync_source
+from jobs import stages
 from jobs.common import graceful_stop, pick_sources, worst
 
 log = logging.getLogger("cdr1c.backfill")
@@ -57,6 +58,7 @@ def run(
                         with progress(f"backfill {name} {since}…{until}", total=total) as advance:
                             result = sync_source(src_settings, ledger, source=source, dry_run=dry_run,
                                                  window=window, resume_key=None if dry_run else key,
+                                                 on_commit=stages.outbox_hook(settings),
                                                  progress=advance, stop=stop, run_id=run_id)  # fmt: skip
                     finally:
                         source.close()
@@ -79,6 +81,11 @@ def run(
             if not dry_run:  # done: the next backfill of this range checks all of it again
                 with ledger.begin() as conn:
                     conn.execute(delete(cursors).where(cursors.c.source == key))
+        if not stop.is_set() and not dry_run:
+            codes += stages.recordings(settings, ledger, summary, names)
+            codes += stages.reconcile(settings, ledger, summary, since, until)
+        if push and not stop.is_set():
+            codes += stages.push(settings, ledger, summary, dry_run=dry_run)
     code = worst(*codes)
     if run_id is not None:
         ledger.finish_run(run_id, "ok" if code == ExitCode.OK else "attention", int(code), summary)

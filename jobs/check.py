@@ -45,6 +45,21 @@ def run(settings: Settings) -> ExitCode:
         _line(ok, "recordings", f"{root} {'is readable' if ok else 'is not a folder'}")
         if not ok:
             codes.append(ExitCode.CONFIG)
+    if settings.onec:
+        from etl.onec.client import OnecClient
+        from etl.onec.metadata import check_mapping
+
+        try:
+            with OnecClient(settings.onec) as client:
+                problems = check_mapping(settings, client)
+            _line(not problems, "1C mapping", "every entity set and field exists" if not problems else "")
+            for problem in problems:
+                click.echo(f"     - {problem}")
+            if problems:
+                codes.append(ExitCode.CONFIG)
+        except Cdr1cError as exc:
+            _line(False, "1C", str(exc))
+            codes.append(exc.exit_code)
     if settings.ami:
         try:
             with socket.create_connection((settings.ami.host, settings.ami.port), timeout=5) as sock:

@@ -133,7 +133,7 @@ def cli(click_ctx: click.Context, config: str | None, log_format: str, verbose: 
     type=click.Path(path_type=Path),
     help="where the sample PBX, the ledger and the reports are written",
 )
-@click.option("--calls", default=400, show_default=True, help="how many calls the sample PBX history has")
+@click.option("--calls", default=1500, show_default=True, help="how many calls the sample PBX history has")
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same history)")
 @click.pass_obj
 def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int) -> None:

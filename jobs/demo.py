@@ -7,18 +7,123 @@ reports. Running it again starts from scratch, so the output is the same for the
 
 from __future__ import annotations
 
+import random
 import shutil
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from etl.config import load_settings
 from etl.demo import generate_history, write_recordings, write_sqlite
 from etl.errors import ExitCode
+from etl.onec.readers import add_crm_sets
+from etl.onec.standin import StandIn
+from etl.phones import normalise_number
 from jobs import status as status_job
 from jobs import sync as sync_job
 
 DEMO_ZONE = "Europe/Moscow"
+DEMO_USER, DEMO_PASSWORD = "Администратор", "demo-пароль"
+EMPLOYEES = {
+    "101": "Иванов Иван", "102": "Смирнова Ольга", "103": "Кузнецов Пётр", "104": "Попова Анна",
+    "105": "Соколов Дмитрий", "106": "Лебедева Мария", "107": "Козлов Андрей", "108": "Новикова Елена",
+    "109": "Морозов Сергей", "110": "Волкова Наталья", "111": "Фёдоров Алексей", "112": "Егорова Ирина",
+}  # fmt: skip
+
+
+def _guid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def seed_crm(stand: StandIn, rows: Iterable[dict[str, Any]], seed: int) -> dict[str, int]:
+    """1C's side of the demo: employees, clients with their phones (written the ways people
+    write them), and events for most answered inbound calls — some with the wrong client, one
+    for a call the PBX never had — so reconciliation has every case to show."""
+    rng = random.Random(seed)
+    add_crm_sets(stand)
+    users = {ext: _guid(rng) for ext in EMPLOYEES}
+    stand.add_rows(
+        "Catalog_Пользователи",
+        [{"Ref_Key": users[e], "Description": n, "ВнутреннийНомер": e} for e, n in EMPLOYEES.items()],
+    )
+    clients: dict[str, str] = {}  # E.164 → client ref
+    names: dict[str, str] = {}
+    answered: list[dict[str, Any]] = []
+    for r in rows:
+        if not r["dcontext"].startswith(("from-did", "from-trunk", "ext-group", "ext-queues")):
+            continue
+        number = normalise_number(r["src"])
+        if number is None:
+            continue
+        if number not in clients and rng.random() < 0.75:  # a quarter of callers are not in 1C
+            clients[number] = _guid(rng)
+            names[number] = r["cnam"] or f"Клиент {number[-4:]}"
+        if r["disposition"] == "ANSWERED" and r["dstchannel"]:
+            answered.append(r)
+    ext_list = list(EMPLOYEES)
+    stand.add_rows(
+        "Catalog_Контрагенты",
+        [
+            {
+                "Ref_Key": ref,
+                "Description": names[num],
+                "DeletionMark": False,
+                "ОсновнойМенеджерПокупателя_Key": users[rng.choice(ext_list)],
+            }
+            for num, ref in clients.items()
+        ],
+    )
+    forms = ["8 {a} {b}-{c}-{d}", "+7 ({a}) {b}-{c}-{d}", "7{a}{b}{c}{d}", "{a}{b}{c}{d}"]
+    contacts = []
+    for num, ref in clients.items():
+        written = rng.choice(forms).format(a=num[2:5], b=num[5:8], c=num[8:10], d=num[10:12])
+        contacts.append(
+            {
+                "Ref_Key": ref,
+                "LineNumber": 1,
+                "Тип": "Телефон",
+                "НомерТелефона": num[2:] if rng.random() < 0.5 else "",  # often empty in real bases
+                "Представление": written,
+            }
+        )
+    stand.add_rows("Catalog_Контрагенты_КонтактнаяИнформация", contacts)
+    events: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    refs = list(clients.values())
+
+    def event(call_id: str, when: str, client: str | None, responsible: str, text: str) -> dict[str, Any]:
+        return {
+            "Ref_Key": _guid(rng),
+            "Date": when,
+            "Number": f"00-{len(events) + 1:06d}",
+            "ВидСобытия": "ТелефонныйЗвонок",
+            "ИдентификаторЗвонка": call_id,
+            "Контрагент": client or "",
+            "Контрагент_Type": "StandardODATA.Catalog_Контрагенты" if client else "",
+            "Ответственный_Key": responsible,
+            "НачалоСобытия": when,
+            "ОписаниеСобытия": text,
+        }
+
+    for r in answered:
+        if r["linkedid"] in seen or rng.random() > 0.7:  # 30% of answered calls nobody recorded
+            continue
+        seen.add(r["linkedid"])
+        client = clients.get(normalise_number(r["src"]) or "")
+        if client and rng.random() < 0.05 and len(refs) > 1:  # the manager picked the wrong client
+            client = rng.choice([x for x in refs if x != client])
+        when = r["calldate"].strftime("%Y-%m-%dT%H:%M:%S")
+        events.append(
+            event(r["linkedid"], when, client, users.get(r["dst"], users["101"]), "Входящий звонок")
+        )
+    if answered:  # an event whose call id this PBX never had
+        when = answered[-1]["calldate"].strftime("%Y-%m-%dT%H:%M:%S")
+        events.append(event("1790000000.1", when, None, users["101"], "Звонок не из этой АТС"))
+    stand.add_rows("Document_Событие", events)
+    return {"clients": len(clients), "events": len(events), "employees": len(EMPLOYEES)}
 
 
 def write_config(out_dir: Path, extra: str = "") -> Path:
@@ -36,6 +141,8 @@ url = "sqlite:///{(out_dir / "ledger.sqlite").as_posix()}"
 [recordings]
 root = "{(out_dir / "pbx" / "monitor").as_posix()}"
 url_base = "../pbx/monitor/"
+# the demo's recordings are 5-second excerpts of each call: don't flag their length
+duration_tolerance = 86400
 
 [reports]
 dir = "{(out_dir / "reports").as_posix()}"
@@ -50,32 +157,65 @@ lock_dir = "{out_dir.as_posix()}"
     return path
 
 
-def build_pbx(out_dir: Path, calls: int, seed: int) -> tuple[int, int]:
+def build_pbx(out_dir: Path, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """The sample PBX: CDR rows in SQLite and recordings on disk. Returns (rows, files)."""
     pbx = out_dir / "pbx"
     if pbx.exists():
         shutil.rmtree(pbx)
     pbx.mkdir(parents=True)
-    rows = list(generate_history(calls, seed, timezone=DEMO_ZONE))
     written = write_sqlite(pbx / "asteriskcdrdb.sqlite", rows)
     files = write_recordings(pbx / "monitor", rows)
     return written, files
 
 
-def run(out_dir: Path, *, calls: int = 400, seed: int = 1) -> ExitCode:
+def onec_section(stand: StandIn) -> str:
+    extensions = "\n".join(f'"{e}" = "{n}"' for e, n in EMPLOYEES.items())
+    return f"""
+[onec]
+# the local stand-in of 1C that `cdr1c demo` started (gone when the demo ends)
+mode = "odata"
+url = "{stand.url}"
+user = "{DEMO_USER}"
+password = "{DEMO_PASSWORD}"
+timezone = "{DEMO_ZONE}"
+register = "InformationRegister_ЗвонкиАТС"
+event_document = "Document_Событие"
+event_call_id_field = "ИдентификаторЗвонка"
+event_client_field = "Контрагент"
+client_catalog = "Catalog_Контрагенты"
+manager_field = "ОсновнойМенеджерПокупателя_Key"
+user_extension_field = "ВнутреннийНомер"
+first_timeout = 10
+retries = 2
+
+[onec.extensions]
+{extensions}
+"""
+
+
+def run(out_dir: Path, *, calls: int = 1500, seed: int = 1) -> ExitCode:
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
         (out_dir / stale).unlink(missing_ok=True)
-    rows, files = build_pbx(out_dir, calls, seed)
-    click.echo(f"sample PBX: {rows} CDR rows of {calls} calls, {files} recordings in {out_dir / 'pbx'}")
-    config = write_config(out_dir)
-    settings = load_settings(config)
-    code = sync_job.run(settings)
+    rows = list(generate_history(calls, seed, timezone=DEMO_ZONE))
+    written, files = build_pbx(out_dir, rows)
+    click.echo(f"sample PBX: {written} CDR rows of {calls} calls, {files} recordings in {out_dir / 'pbx'}")
+    with StandIn(user=DEMO_USER, password=DEMO_PASSWORD) as stand:
+        crm = seed_crm(stand, rows, seed)
+        click.echo(
+            f"1C stand-in at {stand.url}: {crm['clients']} clients, {crm['events']} events, "
+            f"{crm['employees']} employees"
+        )
+        config = write_config(out_dir, onec_section(stand))
+        settings = load_settings(config)
+        code = sync_job.run(settings)
+        held = len(stand.records())
     click.echo("")
     status_job.run(settings)
-    click.echo(f"configuration: {config}")
-    click.echo(f"ledger:        {out_dir / 'ledger.sqlite'}")
-    click.echo(f"try:           cdr1c --config {config} status")
-    # quarantined rows are expected in a demo only if the generator made some: report honestly
+    click.echo(f"1C register (stand-in) holds {held} records, one per CDR row")
+    click.echo(f"reconciliation: {out_dir / 'reports'}")
+    click.echo(f"configuration:  {config}")
+    click.echo(f"ledger:         {out_dir / 'ledger.sqlite'}")
+    click.echo(f"try:            cdr1c --config {config} status")
     return code

@@ -13,6 +13,7 @@ from etl.locks import job_lock
 from etl.progress import progress
 from etl.store import Ledger
 from etl.sync import sync_source
+from jobs import stages
 from jobs.common import graceful_stop, lag_text, pick_sources, worst
 
 log = logging.getLogger("cdr1c.sync")
@@ -31,6 +32,7 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
     run_id = None if dry_run else ledger.start_run("sync")
     summary: dict[str, Any] = {"sources": {}, "errors": []}
     codes: list[ExitCode] = []
+    oldest: int | None = None
     try:
         with graceful_stop() as stop:
             for name in names:
@@ -40,6 +42,7 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
                             settings.sources[name],
                             ledger,
                             dry_run=dry_run,
+                            on_commit=stages.outbox_hook(settings),
                             progress=advance,
                             stop=stop,
                             run_id=run_id,
@@ -50,6 +53,8 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
                     codes.append(ExitCode.SOURCE_UNREACHABLE)
                     continue
                 summary["sources"][name] = result.as_dict()
+                if result.oldest_new_us is not None:
+                    oldest = result.oldest_new_us if oldest is None else min(oldest, result.oldest_new_us)
                 log.info(
                     "sync %s%s: read %d, new %d, already had %d, quarantined %d, calls %d, cursor %s, lag %s",
                     name, " (dry run)" if dry_run else "", result.read, result.new, result.duplicates,
@@ -65,6 +70,11 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
                 if stop.is_set():
                     summary["stopped"] = True
                     break
+            if not stop.is_set() and not dry_run:
+                codes += stages.recordings(settings, ledger, summary, names)
+                codes += stages.reconcile(settings, ledger, summary, since=stages.since_for(settings, oldest))
+            if not stop.is_set():
+                codes += stages.push(settings, ledger, summary, dry_run=dry_run)
         code = worst(*codes)
     except BaseException:
         if run_id is not None:

@@ -1,0 +1,132 @@
+"""The stages after the CDR load, shared by `sync` and `backfill`.
+
+Each stage runs only when its section is configured, records what it did in the run summary
+and returns the exit codes that matter; a failing stage never hides the others' results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Connection
+
+from etl.config import Settings
+from etl.errors import Cdr1cError, ExitCode, OnecUnreachable
+from etl.progress import progress
+from etl.store import Ledger
+
+log = logging.getLogger("cdr1c")
+OnCommit = Callable[[Connection, str, list[str]], None]
+
+
+def outbox_hook(settings: Settings) -> OnCommit | None:
+    """Enqueue new rows for 1C in the same transaction that stores them."""
+    if settings.onec is None:
+        return None
+    from etl.onec.outbox import enqueue
+
+    return enqueue
+
+
+def recording_derive(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add recording_path / recording_duration / recording_state to rows bound for 1C."""
+    from etl.recordings import recording_fields
+
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r)
+    for source, group in by_source.items():
+        fields = recording_fields(conn, source, [r["row_id"] for r in group])
+        for r in group:
+            r.update(fields.get(r["row_id"], {}))
+
+
+def since_for(settings: Settings, oldest_new_us: int | None) -> date | None:
+    """Reconcile at least the days of the calls this run added (default: the last week)."""
+    if settings.onec is None or oldest_new_us is None:
+        return None
+    zone = ZoneInfo(settings.onec.timezone)
+    oldest = datetime.fromtimestamp(oldest_new_us / 1_000_000, zone).date()
+    week_ago = datetime.now(zone).date() - timedelta(days=7)
+    return min(oldest, week_ago)
+
+
+def recordings(
+    settings: Settings, ledger: Ledger, summary: dict[str, Any], sources: list[str]
+) -> list[ExitCode]:
+    if settings.recordings is None:
+        return []
+    from etl.recordings import link, scan
+
+    try:
+        scanned = scan(settings.recordings, ledger)
+        summary["recordings"] = {"scan": scanned.as_dict(), "link": {}}
+        for name in sources:
+            linked = link(settings.recordings, ledger, name)
+            summary["recordings"]["link"][name] = linked.as_dict()
+            log.info(
+                "recordings %s: %d linked, %d missing, %d orphan, %d refused",
+                name, linked.linked, linked.missing, linked.orphan, linked.refused,
+            )  # fmt: skip
+    except Cdr1cError as exc:
+        log.error("recordings: %s", exc)
+        summary["recordings"] = {"error": str(exc)}
+        return [exc.exit_code]
+    return []
+
+
+def reconcile(
+    settings: Settings,
+    ledger: Ledger,
+    summary: dict[str, Any],
+    since: date | None = None,
+    until: date | None = None,
+) -> list[ExitCode]:
+    if settings.onec is None:
+        return []
+    from etl.onec.reconcile import reconcile as run_reconcile
+
+    try:
+        result = run_reconcile(settings, ledger, since=since, until=until)
+    except Cdr1cError as exc:
+        log.error("reconcile: %s", exc)
+        summary["reconcile"] = {"error": str(exc)}
+        return [ExitCode.ONEC_UNREACHABLE if isinstance(exc, OnecUnreachable) else exc.exit_code]
+    summary["reconcile"] = {"since": result.since, "until": result.until, "counts": result.counts}
+    log.info("reconcile %s…%s: %s", result.since, result.until, result.counts)
+    return []
+
+
+def push(
+    settings: Settings, ledger: Ledger, summary: dict[str, Any], *, dry_run: bool = False
+) -> list[ExitCode]:
+    if settings.onec is None:
+        return []
+    from etl.onec.push import push as run_push
+
+    derive = recording_derive if settings.recordings is not None else None
+    try:
+        with progress("push to 1C", unit="records") as advance:
+            result = run_push(settings, ledger, dry_run=dry_run, progress=advance, derive=derive)
+    except Cdr1cError as exc:
+        log.error("push: %s", exc)
+        summary["push"] = {"error": str(exc)}
+        return [exc.exit_code]
+    summary["push"] = result.as_dict()
+    log.info(
+        "push%s: %d delivered, %d patched, %d unchanged, %d dead letters, %d to retry",
+        " (dry run)" if dry_run else "", result.delivered, result.patched, result.unchanged,
+        result.dead, result.retried,
+    )  # fmt: skip
+    codes = []
+    if result.unreachable:
+        log.error("1C is unreachable: %s (the records stay queued)", result.unreachable)
+        codes.append(ExitCode.ONEC_UNREACHABLE)
+    if result.dead:
+        log.warning("%d records rejected by 1C: see `cdr1c status`", result.dead)
+        codes.append(ExitCode.NEEDS_ATTENTION)
+    return codes
