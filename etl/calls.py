@@ -14,12 +14,8 @@ Rules (docs/normalisation.md):
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
-
-from etl.normalise import channel_extension
 
 US = 1_000_000
 CALL_COLUMNS = (
@@ -58,8 +54,12 @@ def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
     df["_ans"] = df["answer_us"].where(person)
     df["_end"] = df["end_us"].where(person)
     df["_dst"] = df["dstchannel"].where(has_dst)
-    dst_ext = df["dstchannel"].map({v: channel_extension(v) for v in pd.unique(df["dstchannel"])})
-    df["_ans_ext"] = dst_ext.where(dst_ext.notna(), df["extension"]).where(person)
+    # who answered: an inbound leg's extension is the phone that rang; an internal leg's
+    # callee is its dst
+    answerer = df["extension"].where(
+        df["direction"] != "internal", df["dst"] if "dst" in df.columns else None
+    )
+    df["_ans_ext"] = answerer.where(person)
     df["_reason_rank"] = df["disposition"].map(_REASON_ORDER)
 
     g = df.groupby(["source", "linkedid"], sort=False)
@@ -70,16 +70,12 @@ def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
         legs=("row_id", "size"),
         attempts=("_dst", "nunique"),
         direction=("direction", "first"),
-        external_number=("external_number", "first"),
+        external_number=("external_number", "first"),  # `first` skips missing values
         first_ext=("extension", "first"),
+        answered_by=("_ans_ext", "first"),  # legs are in time order
         answered_legs=("_person", "sum"),
         reason_rank=("_reason_rank", "min"),
     ).reset_index()
-
-    # who answered first (rows are sorted by time within the call)
-    answered_rows = df[person].sort_values(["source", "linkedid", "answer_us"], kind="stable")
-    first_answer = answered_rows.groupby(["source", "linkedid"], sort=False)["_ans_ext"].first()
-    out = out.merge(first_answer.rename("answered_by").reset_index(), on=["source", "linkedid"], how="left")
 
     out["talk"] = _talk_seconds(df[person], out)
     answered = out["answered_legs"] > 0
@@ -98,15 +94,6 @@ def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
     out["outcome"] = np.where(answered, "answered", "missed")
     missed_reason = out["reason_rank"].map(reasons).fillna("ivr")
     out["reason"] = np.where(answered, "", missed_reason)
-    # external number: the first leg that has one
-    ext_num = (
-        df.dropna(subset=["external_number"])
-        .groupby(["source", "linkedid"], sort=False)["external_number"]
-        .first()
-    )
-    out = out.drop(columns=["external_number"]).merge(
-        ext_num.rename("external_number").reset_index(), on=["source", "linkedid"], how="left"
-    )
     out["legs"] = out["legs"].astype("int64")
     out["attempts"] = out["attempts"].astype("int64")
     out["talk"] = out["talk"].astype("int64")
@@ -115,30 +102,25 @@ def group_calls(legs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _talk_seconds(answered: pd.DataFrame, calls: pd.DataFrame) -> pd.Series:
-    """Union of answered intervals per call, in whole seconds, aligned with `calls`."""
+    """Union of answered intervals per call, in whole seconds, aligned with `calls`.
+
+    Vectorised: within each call (intervals sorted by start) a new segment begins where an
+    interval starts after everything before it has ended; talk = Σ (segment end − start)."""
     if answered.empty:
         return pd.Series(0, index=calls.index, dtype="int64")
     a = answered[["source", "linkedid", "_ans", "_end"]].dropna()
     a = a.assign(_ans=a["_ans"].astype("int64"), _end=a["_end"].astype("int64"))
-    counts = a.groupby(["source", "linkedid"], sort=False).size()
-    single = counts[counts == 1].index
-    keyed = a.set_index(["source", "linkedid"])
-    talk: dict[tuple[Any, Any], int] = {}
-    one = keyed.loc[keyed.index.isin(single)]
-    for key, dur in zip(one.index, (one["_end"] - one["_ans"]).clip(lower=0), strict=True):
-        talk[key] = int(dur)
-    multi = keyed.loc[~keyed.index.isin(single)].sort_values("_ans", kind="stable")
-    for key, grp in multi.groupby(level=[0, 1], sort=False):
-        total, cur_s, cur_e = 0, None, None
-        for s, e in zip(grp["_ans"].to_numpy(), grp["_end"].to_numpy(), strict=True):
-            if cur_e is None or s > cur_e:
-                if cur_e is not None and cur_s is not None:
-                    total += max(0, cur_e - cur_s)
-                cur_s, cur_e = s, e
-            else:
-                cur_e = max(cur_e, e)
-        if cur_e is not None and cur_s is not None:
-            total += max(0, cur_e - cur_s)
-        talk[key] = total
-    keys = list(zip(calls["source"], calls["linkedid"], strict=True))
-    return pd.Series([talk.get(k, 0) // US for k in keys], index=calls.index, dtype="int64")
+    a = a.sort_values(["source", "linkedid", "_ans"], kind="stable")
+    code = a.groupby(["source", "linkedid"], sort=False).ngroup()
+    reach = a["_end"].groupby(code).cummax().groupby(code).shift(1)
+    segment = (reach.isna() | (a["_ans"] > reach)).cumsum()
+    seg = (
+        pd.DataFrame({"code": code, "s": a["_ans"], "e": a["_end"], "seg": segment})
+        .groupby("seg")
+        .agg(code=("code", "first"), s=("s", "min"), e=("e", "max"))
+    )
+    per_code = (seg["e"] - seg["s"]).clip(lower=0).groupby(seg["code"]).sum()
+    keys = a[["source", "linkedid"]].assign(code=code).drop_duplicates("code").set_index("code")
+    talk = pd.Series(per_code.to_numpy(), index=pd.MultiIndex.from_frame(keys.loc[per_code.index]))
+    index = pd.MultiIndex.from_frame(calls[["source", "linkedid"]])
+    return pd.Series(talk.reindex(index).fillna(0).to_numpy() // US, index=calls.index).astype("int64")

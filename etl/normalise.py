@@ -275,8 +275,13 @@ def channel_extension(channel: str) -> str | None:
 # --- the chunk transform -------------------------------------------------------------------
 
 
-def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | None = None) -> Normalised:
-    """Turn one chunk of raw CDR rows into ledger rows; bad rows go to quarantine."""
+def normalise_chunk(
+    raw: pd.DataFrame, opts: Options, directions: Directions | None = None, *, classify: bool = True
+) -> Normalised:
+    """Turn one chunk of raw CDR rows into ledger rows; bad rows go to quarantine.
+
+    `classify=False` leaves out direction / external number / extension, for a caller that
+    adds them with `add_directions` elsewhere (the sync splits the work over two processes)."""
     n = len(raw)
     if n == 0:
         return Normalised(rows=pd.DataFrame())
@@ -392,14 +397,20 @@ def normalise_chunk(raw: pd.DataFrame, opts: Options, directions: Directions | N
 
     quarantined = _quarantine(raw, reasons)
     rows = f.loc[good].copy()
-    if len(rows):
-        dirs = (directions or Directions(opts)).apply(rows)
-        rows = pd.concat([rows, dirs], axis=1)
+    if classify:
+        rows = add_directions(rows, directions or Directions(opts))
     rows["source"] = opts.source
     rows["duration"] = rows["duration"].astype("int64")
     rows["billsec"] = rows["billsec"].astype("int64")
     rows = rows.drop(columns=["_t", "_seq"])
     return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
+
+
+def add_directions(rows: pd.DataFrame, directions: Directions) -> pd.DataFrame:
+    """Rows with direction, external_number and extension (see `Directions`)."""
+    if rows.empty or "direction" in rows.columns:
+        return rows
+    return pd.concat([rows, directions.apply(rows)], axis=1)
 
 
 def _quarantine(raw: pd.DataFrame, reasons: pd.Series) -> list[dict[str, Any]]:

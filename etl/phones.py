@@ -41,6 +41,10 @@ def normalise_number(value: str | None, region: str = "RU") -> str | None:
     d = raw.lstrip("+")
     if not d:
         return None
+    if region == "RU":  # the common shapes, without a phonenumbers parse (~40 µs each)
+        fast = _fast_ru(d, plus)
+        if fast is not None:
+            return fast
     if plus:
         candidate = "+" + d
     elif d.startswith("00") and len(d) > 4:
@@ -58,6 +62,18 @@ def normalise_number(value: str | None, region: str = "RU") -> str | None:
     if not phonenumbers.is_possible_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _fast_ru(d: str, plus: bool) -> str | None:
+    """+7 and ten national digits, which is what phonenumbers gives for these shapes: a
+    possible Russian number is ten national digits (tests/test_phones.py checks agreement)."""
+    if plus:
+        return "+" + d if len(d) == 11 and d[0] == "7" and d[1] in "3489" else None
+    if len(d) == 11 and d[0] in "78" and d[1] in "3489":
+        return "+7" + d[1:]
+    if len(d) == 10 and d[0] in "3489":
+        return "+7" + d
+    return None
 
 
 class PhoneNormaliser:

@@ -115,7 +115,6 @@ cdr_rows = Table(
     Index("ix_cdr_rows_calldate", "source", "calldate_us"),
     Index("ix_cdr_rows_linkedid", "source", "linkedid"),
     Index("ix_cdr_rows_uniqueid", "source", "uniqueid"),
-    Index("ix_cdr_rows_loaded", "loaded_us"),
 )
 
 calls = Table(
@@ -287,13 +286,17 @@ def bulk_write(
 
 
 def frame_tuples(frame: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Rows of a DataFrame as lists of plain Python values (NA → None), for `bulk_write`."""
-    part = frame.loc[:, list(columns)]
-    values = part.astype(object)
-    nullable = [c for c in columns if part[c].hasnans] if len(part) else []
-    if nullable:
-        values[nullable] = values[nullable].where(part[nullable].notna(), None)
-    return [tuple(r) for r in values.to_numpy().tolist()]
+    """Rows of a DataFrame as tuples of plain Python values (NA → None), for `bulk_write`.
+
+    Column by column (`tolist` is C-level), zipped once: several times faster than going
+    through a 2-D object array."""
+    lists = []
+    for c in columns:
+        col = frame[c]
+        if col.hasnans:
+            col = col.astype(object).where(col.notna(), None)
+        lists.append(col.tolist())
+    return list(zip(*lists, strict=True))
 
 
 class Ledger:

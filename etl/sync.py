@@ -23,7 +23,15 @@ from sqlalchemy.engine import Connection
 
 from etl.calls import group_calls
 from etl.config import SourceSettings
-from etl.normalise import LEDGER_ROW_COLUMNS, Directions, Normalised, Options, normalise_chunk
+from etl.normalise import (
+    LEDGER_ROW_COLUMNS,
+    Directions,
+    Normalised,
+    Options,
+    add_directions,
+    normalise_chunk,
+)
+from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
 from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_tuples, insert_ignore, now_utc, quarantine
 
@@ -33,7 +41,7 @@ IN_BATCH = 500
 ROW_COLUMNS = [*LEDGER_ROW_COLUMNS, "loaded_us"]
 LEG_COLUMNS = (
     "source", "linkedid", "row_id", "calldate_us", "answer_us", "end_us", "disposition",
-    "dstchannel", "lastapp", "extension", "direction", "external_number", "sequence",
+    "dstchannel", "lastapp", "extension", "direction", "external_number", "sequence", "dst",
 )  # fmt: skip
 
 
@@ -148,6 +156,32 @@ def _later(column: str, a: str | None, b: str | None) -> str | None:
     return a if datetime.fromisoformat(a) >= datetime.fromisoformat(b) else b
 
 
+def normalised_chunks(
+    settings: SourceSettings,
+    opts: Options,
+    cursor: str | None,
+    window: tuple[datetime, datetime] | None,
+    source: CdrSource | None = None,
+    classify: bool = True,
+) -> Iterator[tuple[int, str | None, Normalised]]:
+    """(rows read, cursor after the chunk, normalised chunk) for each chunk of the source.
+
+    Pure reading and transforming: it can run in a child process (`etl.prefetch`)."""
+    src = source or open_source(settings)
+    directions = Directions(opts) if classify else None
+    try:
+        if window is not None:
+            chunks = src.read_window(window[0], window[1], settings.chunk_size)
+        else:
+            chunks = src.read(cursor, settings.lookback, settings.chunk_size)
+        for chunk in chunks:
+            after = _window_cursor(chunk) if window is not None else src.chunk_cursor(chunk)
+            yield len(chunk), after, normalise_chunk(chunk, opts, directions, classify=classify)
+    finally:
+        if source is None:
+            src.close()
+
+
 def sync_source(
     settings: SourceSettings,
     ledger: Ledger,
@@ -160,38 +194,41 @@ def sync_source(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     run_id: int | None = None,
+    prefetch: bool | None = None,
 ) -> SourceSummary:
     """Bring the ledger up to date with one source (or with a window of it, for backfill).
 
     With `window`, the live cursor is neither read nor moved; `resume_key` names a separate
-    cursor so an interrupted backfill continues where it stopped.
+    cursor so an interrupted backfill continues where it stopped. Full reads (no cursor yet,
+    or a window) read and normalise in a second process while this one writes (`prefetch`,
+    default: automatic).
     """
     own_source = source is None
     src = source or open_source(settings)
     summary = SourceSummary(source=settings.name, dry_run=dry_run)
-    now_us = int(time.time() * 1_000_000)
-    opts = options_for(settings, src.has_sequence, now_us)
-    directions = Directions(opts)
+    opts = options_for(settings, src.has_sequence, int(time.time() * 1_000_000))
     cursor_key = resume_key or settings.name
     stored = ledger.get_cursor(cursor_key)
     cursor_column = "window" if window is not None else src.cursor_column
     cursor = stored[1] if stored and stored[0] == cursor_column else None
+    summary.cursor = cursor
+    if window is not None and cursor is not None and resume_key:
+        window = (max(window[0], datetime.fromisoformat(cursor) - settings.lookback), window[1])
+    if prefetch is None:
+        prefetch = not dry_run and (window is not None or cursor is None)
     try:
-        if window is not None:
-            since, until = window
-            if cursor is not None and resume_key:
-                since = max(since, datetime.fromisoformat(cursor) - settings.lookback)
-            chunks = src.read_window(since, until, settings.chunk_size)
+        if prefetch:
+            if own_source:
+                src.close()
+            # the reader classifies nothing: that half of normalising runs here, to balance
+            produced = in_child(normalised_chunks, settings, opts, cursor, window, None, False)
         else:
-            chunks = src.read(cursor, settings.lookback, settings.chunk_size)
-        summary.cursor = cursor
-        for chunk in chunks:
-            normalised = normalise_chunk(chunk, opts, directions)
-            summary.read += len(chunk)
+            produced = normalised_chunks(settings, opts, cursor, window, src)
+        directions = Directions(opts)
+        for read, next_cursor, normalised in produced:
+            normalised.rows = add_directions(normalised.rows, directions)
+            summary.read += read
             summary.duplicates += normalised.duplicates
-            next_cursor = src.chunk_cursor(chunk)
-            if window is not None and resume_key:
-                next_cursor = _window_cursor(chunk, src)
             if dry_run:
                 _dry_chunk(ledger, normalised, summary)
             else:
@@ -203,17 +240,17 @@ def sync_source(
                         cursor = new_cursor
                 summary.cursor = cursor
             if progress:
-                progress(len(chunk))
+                progress(read)
             if stop is not None and stop.is_set():
                 break
     finally:
-        if own_source:
+        if own_source and not prefetch:
             src.close()
     summary.newest_us = newest_call_us(ledger, settings.name)
     return summary
 
 
-def _window_cursor(chunk: pd.DataFrame, src: CdrSource) -> str | None:
+def _window_cursor(chunk: pd.DataFrame) -> str | None:
     col = "calldate" if "calldate" in chunk.columns else "start"
     times = pd.to_datetime(chunk[col], errors="coerce", format="ISO8601")
     times = times[times >= pd.Timestamp("1971-01-01")]

@@ -50,3 +50,20 @@ def test_foreign_and_junk() -> None:
     assert normalise_number("") is None
     assert normalise_number("anonymous") is None
     assert digits("+7 (916) 123-45-67") == "79161234567"
+
+
+@given(st.text(alphabet="0123456789+", min_size=1, max_size=14))
+def test_fast_path_agrees_with_phonenumbers(value: str) -> None:
+    import phonenumbers
+
+    from etl.phones import _fast_ru
+
+    d = value.lstrip("+")
+    if not d.isdigit():
+        return
+    fast = _fast_ru(d, value.startswith("+"))
+    if fast is None:
+        return
+    parsed = phonenumbers.parse(fast, None)
+    assert phonenumbers.is_possible_number(parsed)
+    assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == fast

@@ -66,8 +66,6 @@ CREATE INDEX ix_cdr_rows_calldate ON cdr_rows (source, calldate_us);
 
 CREATE INDEX ix_cdr_rows_linkedid ON cdr_rows (source, linkedid);
 
-CREATE INDEX ix_cdr_rows_loaded ON cdr_rows (loaded_us);
-
 CREATE INDEX ix_cdr_rows_uniqueid ON cdr_rows (source, uniqueid);
 
 CREATE TABLE cursors (
