@@ -87,3 +87,17 @@ def test_durations(n: int, unit: str) -> None:
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
     assert parse_duration(f"{n}{unit}", "k") == timedelta(seconds=n * seconds)
     assert parse_duration(n, "k") == timedelta(seconds=n)
+
+
+def test_every_key_is_documented() -> None:
+    """docs/configuration.md names every key the code reads (docs that match the code)."""
+    import re
+
+    code = (ROOT / "etl" / "config.py").read_text(encoding="utf-8")
+    keys = set(re.findall(r'sec\.[a-z_]+\("([a-z_]+)"', code))
+    docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert len(keys) > 60
+    undocumented = sorted(
+        k for k in keys if f"`{k}`" not in docs and f"[onec.{k}]" not in docs and f"[ami.{k}]" not in docs
+    )
+    assert not undocumented, undocumented
