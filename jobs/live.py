@@ -13,7 +13,7 @@ from aiohttp import web
 
 from etl.ami.client import AmiClient
 from etl.ami.operations import Operations
-from etl.ami.routing import SmartRouter, TomlManagerDirectory
+from etl.ami.routing import ManagerDirectory, SmartRouter, TomlManagerDirectory
 from etl.ami.screenpop import ScreenPop
 from etl.ami.states import ExtensionStates
 from etl.api.app import LiveContext, create_app
@@ -22,6 +22,7 @@ from etl.api.jobs import BackfillJobs
 from etl.config import Settings
 from etl.errors import AmiError, ConfigError, ExitCode
 from etl.phones import PhoneNormaliser
+from etl.store import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ async def _serve(settings: Settings) -> None:
         ping_timeout=ami.ping_timeout,
     )
     states = ExtensionStates(ami.channel, ami.hint_context)
-    directory = TomlManagerDirectory(ami.managers, normaliser)
+    directory: ManagerDirectory = TomlManagerDirectory(ami.managers, normaliser)
+    if settings.onec is not None:  # 1C's clients and managers, as the last sync read them
+        from etl.ami.directory import LedgerManagerDirectory
+
+        directory = LedgerManagerDirectory(Ledger.open(settings.state.url), normaliser, fallback=directory)
     ops = Operations(client, ami)
     hub = EventHub()
     pop = ScreenPop(ami.channel, normaliser, directory)
