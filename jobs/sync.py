@@ -7,6 +7,7 @@ import logging
 from contextlib import ExitStack
 from typing import Any
 
+from etl import companion
 from etl.config import Settings
 from etl.errors import ExitCode, SourceUnreachable
 from etl.locks import job_lock
@@ -36,6 +37,8 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
     try:
         with graceful_stop() as stop:
             for name in names:
+                src_settings = settings.sources[name]
+                csv_limit = companion.csv_size(src_settings) if src_settings.csv_fallback else 0
                 try:
                     with progress(f"sync {name}") as advance:
                         result = sync_source(
@@ -53,6 +56,20 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
                     codes.append(ExitCode.SOURCE_UNREACHABLE)
                     continue
                 summary["sources"][name] = result.as_dict()
+                if src_settings.csv_fallback and not dry_run and not stop.is_set():
+                    filled = companion.fill_from_csv(
+                        src_settings,
+                        ledger,
+                        limit=csv_limit,
+                        on_commit=stages.outbox_hook(settings),
+                        run_id=run_id,
+                    )
+                    summary["sources"][name]["csv_fallback"] = filled.as_dict()
+                    if filled.missing_in_database:
+                        log.warning(
+                            "%d rows of %s were in Master.csv but not in the database: loaded from the CSV "
+                            "(`cdr1c verify` lists them)", filled.missing_in_database, name,
+                        )  # fmt: skip
                 if result.oldest_new_us is not None:
                     oldest = result.oldest_new_us if oldest is None else min(oldest, result.oldest_new_us)
                 log.info(

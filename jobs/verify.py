@@ -9,7 +9,7 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
-from etl.onec.verify import DayCounts, verify
+from etl.onec.verify import DayCounts, csv_only_rows, verify
 from etl.store import Ledger
 
 
@@ -17,11 +17,11 @@ def render(rows: list[DayCounts]) -> str:
     def cell(v: int | None) -> str:
         return "n/a" if v is None else str(v)
 
-    lines = [f"{'source':<12} {'day':<10} {'source':>8} {'ledger':>8} {'1C':>8}"]
+    lines = [f"{'source':<12} {'day':<10} {'source':>8} {'csv only':>8} {'ledger':>8} {'1C':>8}"]
     for r in rows:
         mark = "" if r.ok else "  ← mismatch"
         lines.append(
-            f"{r.source:<12} {r.day.isoformat():<10} {cell(r.in_source):>8} {r.in_ledger:>8} "
+            f"{r.source:<12} {r.day.isoformat():<10} {cell(r.in_source):>8} {r.from_csv:>8} {r.in_ledger:>8} "
             f"{cell(r.in_register):>8}{mark}"
         )
     return "\n".join(lines)
@@ -31,12 +31,18 @@ def run(settings: Settings, *, since: date | None = None, until: date | None = N
     zone = ZoneInfo(settings.onec.timezone if settings.onec else "UTC")
     until = until or datetime.now(zone).date()
     since = since or until - timedelta(days=6)
-    ledger = Ledger.open(settings.state.url)
+    ledger = ledger_for_list = Ledger.open(settings.state.url)
     try:
         rows = verify(settings, ledger, since, until)
     finally:
         ledger.close()
     click.echo(render(rows))
+    if any(r.from_csv for r in rows):
+        click.echo("\nrows Master.csv has and the CDR database lacks (loaded from the CSV):")
+        for row in csv_only_rows(ledger_for_list, since, until, zone):
+            when = datetime.fromtimestamp(row["calldate_us"] / 1e6, zone).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"  {row['source']} {when} {row['uniqueid']} {row['src']} → {row['dst']} "
+                       f"{row['disposition']} {row['clid']!r}")  # fmt: skip
     bad = [r for r in rows if not r.ok]
     if bad:
         click.echo(f"{len(bad)} day(s) disagree", err=True)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from etl.companion import PREFIX as CSV_PREFIX
 from etl.config import Settings
 from etl.onec.client import OnecClient, literal
 from etl.onec.reconcile import day_bounds_us
@@ -30,24 +31,47 @@ class DayCounts:
     in_source: int | None
     in_ledger: int
     in_register: int | None
+    from_csv: int = 0  # ledger rows the database lacked, loaded from Master.csv (etl/companion.py)
 
     @property
     def ok(self) -> bool:
-        values = [v for v in (self.in_source, self.in_ledger, self.in_register) if v is not None]
+        expected = None if self.in_source is None else self.in_source + self.from_csv
+        values = [v for v in (expected, self.in_ledger, self.in_register) if v is not None]
         return len(set(values)) <= 1
 
 
-def ledger_by_day(ledger: Ledger, source: str, since: date, until: date, zone: ZoneInfo) -> dict[date, int]:
+def ledger_by_day(
+    ledger: Ledger, source: str, since: date, until: date, zone: ZoneInfo, *, csv_only: bool = False
+) -> dict[date, int]:
     lo, hi = day_bounds_us(since, until, zone)
+    stmt = select(cdr_rows.c.calldate_us).where(
+        cdr_rows.c.source == source,
+        cdr_rows.c.calldate_us >= lo,
+        cdr_rows.c.calldate_us < hi,
+    )
+    if csv_only:
+        stmt = stmt.where(cdr_rows.c.row_id.startswith(CSV_PREFIX))
     with ledger.engine.connect() as conn:
-        stamps = conn.execute(
-            select(cdr_rows.c.calldate_us).where(
-                cdr_rows.c.source == source,
-                cdr_rows.c.calldate_us >= lo,
-                cdr_rows.c.calldate_us < hi,
-            )
-        ).scalars()
+        stamps = conn.execute(stmt).scalars()
         return dict(Counter(datetime.fromtimestamp(t / 1e6, zone).date() for t in stamps))
+
+
+def csv_only_rows(ledger: Ledger, since: date, until: date, zone: ZoneInfo, limit: int = 50) -> list[dict]:
+    """Rows the CSV had and the database lacked, for `verify` to list."""
+    lo, hi = day_bounds_us(since, until, zone)
+    cols = [cdr_rows.c[c] for c in ("source", "uniqueid", "calldate_us", "src", "dst", "clid", "disposition")]
+    stmt = (
+        select(*cols)
+        .where(
+            cdr_rows.c.row_id.startswith(CSV_PREFIX),
+            cdr_rows.c.calldate_us >= lo,
+            cdr_rows.c.calldate_us < hi,
+        )
+        .order_by(cdr_rows.c.calldate_us)
+        .limit(limit)
+    )
+    with ledger.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def register_by_day(
@@ -112,6 +136,7 @@ def verify(
         for name in settings.sources:
             src = counter(name, since, until)
             led = ledger_by_day(ledger, name, since, until, zone)
+            from_csv = ledger_by_day(ledger, name, since, until, zone, csv_only=True)
             reg = register_by_day(client, settings, name, since, until) if client else None
             d = since
             while d <= until:
@@ -122,6 +147,7 @@ def verify(
                         None if src is None else src.get(d, 0),
                         led.get(d, 0),
                         None if reg is None else reg.get(d, 0),
+                        from_csv.get(d, 0),
                     )
                 )
                 d += timedelta(days=1)
