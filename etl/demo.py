@@ -47,37 +47,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from etl.store import FREEPBX_COLUMNS
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "cdr"
 
-# FreePBX `asteriskcdrdb.cdr` column order (FreePBX cdr module's CSV header / trigger).
-FREEPBX_COLUMNS = (
-    "calldate",
-    "clid",
-    "src",
-    "dst",
-    "dcontext",
-    "channel",
-    "dstchannel",
-    "lastapp",
-    "lastdata",
-    "duration",
-    "billsec",
-    "disposition",
-    "amaflags",
-    "accountcode",
-    "uniqueid",
-    "userfield",
-    "did",
-    "recordingfile",
-    "cnum",
-    "cnam",
-    "outbound_cnum",
-    "outbound_cnam",
-    "dst_cnam",
-    "linkedid",
-    "peeraccount",
-    "sequence",
-)
 # The stock Asterisk (alembic) column order: start/answer/end, no calldate, no FreePBX extras.
 ASTERISK_COLUMNS = (
     "accountcode",

@@ -63,8 +63,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# The CDR columns as Asterisk names them, in FreePBX order, plus upstream columns.
-CDR_TEXT_COLUMNS = (
+# FreePBX's `cdr` columns in FreePBX's order (asterisk.md §1.2; FPBX-cdr functions.inc.php).
+FREEPBX_COLUMNS = (
+    "calldate",
     "clid",
     "src",
     "dst",
@@ -73,6 +74,8 @@ CDR_TEXT_COLUMNS = (
     "dstchannel",
     "lastapp",
     "lastdata",
+    "duration",
+    "billsec",
     "disposition",
     "amaflags",
     "accountcode",
@@ -87,8 +90,11 @@ CDR_TEXT_COLUMNS = (
     "dst_cnam",
     "linkedid",
     "peeraccount",
+    "sequence",
 )
 CDR_INT_COLUMNS = ("duration", "billsec", "sequence")
+# The text columns, in the same order (the order of the content hash and of the ledger table).
+CDR_TEXT_COLUMNS = tuple(c for c in FREEPBX_COLUMNS if c not in ("calldate", *CDR_INT_COLUMNS))
 CDR_TIME_COLUMNS = ("calldate", "answer", "end")
 DERIVED_COLUMNS = ("direction", "external_number", "extension")
 
