@@ -9,8 +9,10 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
+from etl.locks import job_lock
 from etl.onec.verify import DayCounts, verify
 from etl.store import Ledger
+from jobs.common import recorded_run
 
 
 def render(rows: list[DayCounts]) -> str:
@@ -31,13 +33,20 @@ def run(settings: Settings, *, since: date | None = None, until: date | None = N
     zone = ZoneInfo(settings.onec.timezone if settings.onec else "UTC")
     until = until or datetime.now(zone).date()
     since = since or until - timedelta(days=6)
-    ledger = Ledger.open(settings.state.url)
-    try:
-        rows = verify(settings, ledger, since, until)
-    finally:
-        ledger.close()
+    with job_lock(settings.lock_dir, "verify"):
+        ledger = Ledger.open(settings.state.url)
+        try:
+            with recorded_run(ledger, "verify") as record:
+                rows = verify(settings, ledger, since, until)
+                bad = [r for r in rows if not r.ok]
+                record.summary.update(
+                    since=since.isoformat(), until=until.isoformat(), days=len(rows),
+                    mismatched=[f"{r.source} {r.day.isoformat()}" for r in bad],
+                )  # fmt: skip
+                record.code = ExitCode.MISMATCH if bad else ExitCode.OK
+        finally:
+            ledger.close()
     click.echo(render(rows))
-    bad = [r for r in rows if not r.ok]
     if bad:
         click.echo(f"{len(bad)} day(s) disagree", err=True)
         return ExitCode.MISMATCH
