@@ -70,7 +70,11 @@ def run_job(ctx: Ctx, fn: Callable[[], ExitCode | int | None]) -> None:
     try:
         code = fn()
     except Cdr1cError as exc:
-        click.echo(f"error: {redact(str(exc), _secrets_of(ctx))}", err=True)
+        message = redact(str(exc), _secrets_of(ctx))
+        if ctx.log_format == "json":  # a log collector reads stderr: keep every line JSON
+            log.error("error: %s", message, extra={"fields": {"exit_code": int(exc.exit_code)}})
+        else:
+            click.echo(f"error: {message}", err=True)
         _write_metrics(ctx)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
