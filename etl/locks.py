@@ -37,9 +37,9 @@ def job_lock(lock_dir: Path, job: str, source: str | None = None) -> Iterator[Pa
             what = job if source is None else f"{job} of source {source}"
             raise LockHeld(f"{what} is already running ({holder}); nothing was done") from None
         # Write, then cut to length: a second run reading the file never sees it empty.
-        holder = f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode()
-        os.pwrite(fd, holder, 0)
-        os.ftruncate(fd, len(holder))
+        mine = f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode()
+        os.pwrite(fd, mine, 0)
+        os.ftruncate(fd, len(mine))
         yield path
     finally:
         os.close(fd)

@@ -13,9 +13,8 @@ from jobs.cli import cli
 from tests.capture import load_cdr
 from tests.conftest import Databases, require_fixtures
 
-VERBS = [
-    "demo", "check", "sync", "backfill", "reconcile", "report", "verify", "status", "schedule", "live", "prune",
-]  # fmt: skip
+VERBS = ["demo", "check", "sync", "backfill", "reconcile", "report", "verify", "status", "schedule", "live"]
+VERBS += ["prune"]
 
 
 def config(tmp_path: Path, source_url: str, extra: str = "") -> Path:

@@ -45,10 +45,11 @@ def test_prune_removes_only_what_no_rerun_can_need(tmp_path: Path, ledger_url: s
         conn.execute(
             cdr_rows.update().where(cdr_rows.c.row_id.in_(ids[:2])).values(calldate_us=now_us - 90 * DAY_US)
         )
+        long_ago = now_us - 70 * DAY_US
         conn.execute(delivered.insert(), [
-            {"source": "default", "row_id": i, "record_hash": "h", "delivered_us": now_us - 70 * DAY_US} for i in ids
-        ] + [{"source": "default", "row_id": "gone-from-ledger", "record_hash": "h",
-              "delivered_us": now_us - 70 * DAY_US}])  # fmt: skip
+            {"source": "default", "row_id": i, "record_hash": "h", "delivered_us": long_ago}
+            for i in [*ids, "gone-from-ledger"]
+        ])  # fmt: skip
         conn.execute(outbox.insert().values(source="default", row_id=ids[1], enqueued_us=now_us))
     before_runs = ledger.count(runs)
 
@@ -115,8 +116,8 @@ def test_each_exit_code_where_it_can_be_produced(tmp_path: Path, monkeypatch) ->
     )
     assert _cli(down, "sync")[0] == ExitCode.SOURCE_UNREACHABLE
     # 4: 1C does not answer
-    onec = write_config(tmp_path / "onec.toml", src, f"sqlite:///{tmp_path / 'o.sqlite'}",
-                        '[onec]\nurl = "http://127.0.0.1:1/crm"\nretries = 0\ntimeout = 1\nfirst_timeout = 1\n')  # fmt: skip
+    onec_section = '[onec]\nurl = "http://127.0.0.1:1/crm"\nretries = 0\ntimeout = 1\nfirst_timeout = 1\n'
+    onec = write_config(tmp_path / "onec.toml", src, f"sqlite:///{tmp_path / 'o.sqlite'}", onec_section)
     assert _cli(onec, "sync")[0] == ExitCode.ONEC_UNREACHABLE
     # 1: a bug (an exception nobody planned for)
     import jobs.sync
