@@ -361,8 +361,23 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    jobs: dict[str, str]  # job name → cron expression
+    jobs: dict[str, str]  # job name → cron expression ("*/5 * * * *") or interval ("every 30s")
     misfire_grace: timedelta = timedelta(minutes=5)
+    timezone: str = "UTC"  # the zone cron expressions are read in
+
+
+_EVERY = re.compile(r"^\s*every\s+(?P<duration>.+)$", re.IGNORECASE)
+
+
+def schedule_interval(expr: str) -> timedelta | None:
+    """`"every 30s"` / `"every 15m"` → the interval; a cron expression → None."""
+    m = _EVERY.match(expr)
+    if m is None:
+        return None
+    interval = parse_duration(m["duration"].strip(), "schedule")
+    if interval.total_seconds() < 1:
+        raise ConfigError(f"an interval of at least 1s, got {expr!r}", "schedule")
+    return interval
 
 
 @dataclass(frozen=True)
@@ -379,6 +394,8 @@ class Settings:
     api: ApiSettings | None = None
     schedule: ScheduleSettings | None = None
     lock_dir: Path = Path("/tmp")
+    keep_runs: timedelta = timedelta(days=90)  # `cdr1c prune`: run logs older than this go
+    keep_delivered: timedelta = timedelta(days=180)  # delivered-record hashes of calls older than this
 
     def secrets(self) -> list[str]:
         """Every secret value in the settings, for redaction of logs and messages."""
@@ -621,13 +638,18 @@ def _schedule(sec: Section) -> ScheduleSettings:
         if expr is None:
             continue
         try:
-            CronTrigger.from_crontab(expr)
-        except ValueError as exc:
-            raise ConfigError(f"not a cron expression ({exc})", sec.key(name)) from None
+            if schedule_interval(expr) is None:
+                CronTrigger.from_crontab(expr)
+        except (ValueError, ConfigError) as exc:
+            raise ConfigError(
+                f'not a cron expression ("*/5 * * * *") nor an interval ("every 30s"): {exc}',
+                sec.key(name),
+            ) from None
         jobs[name] = expr
     grace = sec.duration("misfire_grace", "5m")
+    zone = sec.zone("timezone", local_zone_name())
     sec.done()
-    return ScheduleSettings(jobs=jobs, misfire_grace=grace)
+    return ScheduleSettings(jobs=jobs, misfire_grace=grace, timezone=zone)
 
 
 def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
@@ -675,6 +697,15 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
 
     general = Section(data.get("general", {}), "general", base_dir)
     lock_dir = general.path_value("lock_dir", str(base_dir))
+    keep_runs = general.duration("keep_runs", "90d")
+    keep_delivered = general.duration("keep_delivered", "180d")
+    longest_lookback = max(s.lookback for s in sources.values())
+    if keep_delivered <= longest_lookback:
+        raise ConfigError(
+            f"must be longer than the longest source lookback ({longest_lookback}): a re-read row "
+            "needs its delivered hash to be recognised as unchanged",
+            general.key("keep_delivered"),
+        )
     general.done()
     assert lock_dir is not None
 
@@ -689,6 +720,8 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
         api=api,
         schedule=schedule,
         lock_dir=lock_dir,
+        keep_runs=keep_runs,
+        keep_delivered=keep_delivered,
     )
 
 

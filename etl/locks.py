@@ -33,11 +33,24 @@ def job_lock(lock_dir: Path, job: str, source: str | None = None) -> Iterator[Pa
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            holder = _holder(fd)
             what = job if source is None else f"{job} of source {source}"
             raise LockHeld(f"{what} is already running ({holder}); nothing was done") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        # Write, then cut to length: a second run reading the file never sees it empty.
+        mine = f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode()
+        os.pwrite(fd, mine, 0)
+        os.ftruncate(fd, len(mine))
         yield path
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, from the file; the holder writes it just after taking the lock, so a
+    run that lost the race by microseconds waits a moment for it rather than print nothing."""
+    for _ in range(20):
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "another process"

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from etl.secrets import redact
 
@@ -21,10 +22,22 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = redact(record.getMessage(), self.secrets)
         record.msg, record.args = message, None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # structured extras reach the JSON lines too
+            record.fields = self._redact_value(fields)
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.secrets)
             record.exc_info = None
         return True
+
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {k: self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact_value(v) for v in value]
+        return value
 
 
 class JsonFormatter(logging.Formatter):

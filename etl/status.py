@@ -67,7 +67,61 @@ def collect_status(settings: Settings, ledger: Ledger) -> dict[str, Any]:
         "last_run": _run_json(last[0]) if last else None,
         "last_runs": by_job,
         "last_success": _last_success(ledger),
+        "jobs": job_states(ledger),
     }
+
+
+def job_states(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    """Per job: the last finished run (exit code, duration, when) and the last success.
+
+    What monitoring alerts on, read by `status --json` and written to the metrics file."""
+    with ledger.engine.connect() as conn:
+        last_ids = select(func.max(runs.c.id)).where(runs.c.finished.is_not(None)).group_by(runs.c.job)
+        last = conn.execute(
+            select(runs.c.job, runs.c.started, runs.c.finished, runs.c.exit_code, runs.c.status).where(
+                runs.c.id.in_(last_ids)
+            )
+        ).all()
+        success: dict[str, Any] = {
+            job: when
+            for job, when in conn.execute(
+                select(runs.c.job, func.max(runs.c.finished))
+                .where(runs.c.status.in_(("ok", "attention")))
+                .group_by(runs.c.job)
+            )
+        }
+        running: dict[str, int] = {
+            job: int(n)
+            for job, n in conn.execute(
+                select(runs.c.job, func.count()).where(runs.c.finished.is_(None)).group_by(runs.c.job)
+            )
+        }
+    out: dict[str, dict[str, Any]] = {}
+    for job, started, finished, code, status in sorted(last):
+        started, finished = _aware(started), _aware(finished)
+        out[job] = {
+            "last_exit_code": code,
+            "last_status": status,
+            "last_finished": finished.isoformat() if finished else None,
+            "last_duration_seconds": round((finished - started).total_seconds(), 3)
+            if finished and started
+            else None,
+            "last_success": _iso_dt(_aware(success.get(job))),
+            "unfinished_runs": int(running.get(job, 0)),
+        }
+    return out
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso_dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def outbox_counts(ledger: Ledger) -> dict[str, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +19,7 @@ from etl.sources import open_source
 from etl.store import Ledger, cursors
 from etl.sync import sync_source
 from jobs import stages
-from jobs.common import graceful_stop, pick_sources, worst
+from jobs.common import graceful_stop, log_summary, pick_sources, run_status, worst
 
 log = logging.getLogger("cdr1c.backfill")
 
@@ -34,7 +36,10 @@ def run(
     dry_run: bool = False,
     push: bool = True,
     only: tuple[str, ...] | list[str] = (),
+    stop: threading.Event | None = None,
 ) -> ExitCode:
+    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
+    started = time.monotonic()
     if since > until:
         raise ConfigError(f"--since {since} is after --until {until}", "--since")
     names = pick_sources(settings, only)
@@ -46,7 +51,7 @@ def run(
     )
     summary: dict[str, Any] = {"since": since.isoformat(), "until": until.isoformat(), "sources": {}}
     codes: list[ExitCode] = []
-    with graceful_stop() as stop:
+    with graceful_stop(stop) as stop:
         for name in names:
             src_settings = settings.sources[name]
             key = resume_key(name, since, until)
@@ -87,7 +92,9 @@ def run(
         if push and not stop.is_set():
             codes += stages.push(settings, ledger, summary, dry_run=dry_run)
     code = worst(*codes)
+    summary["duration_seconds"] = round(time.monotonic() - started, 3)
     if run_id is not None:
-        ledger.finish_run(run_id, "ok" if code == ExitCode.OK else "attention", int(code), summary)
+        ledger.finish_run(run_id, run_status(code), int(code), summary)
+        log_summary("backfill", code, summary)
     ledger.close()
     return code

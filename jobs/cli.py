@@ -41,8 +41,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Ctx:
     """What every verb needs: where the config is and how to log."""
 
-    def __init__(self, config: str | None, log_format: str, verbose: int) -> None:
+    def __init__(
+        self, config: str | None, log_format: str, verbose: int, metrics_file: Path | None = None
+    ) -> None:
         self.config_path = resolve_config_path(config)
+        self.metrics_file = metrics_file
         self.log_format = log_format
         self.level = logging.DEBUG if verbose else logging.INFO
         self._settings: Settings | None = None
@@ -67,15 +70,30 @@ def run_job(ctx: Ctx, fn: Callable[[], ExitCode | int | None]) -> None:
     try:
         code = fn()
     except Cdr1cError as exc:
-        click.echo(f"error: {redact(str(exc), _secrets_of(ctx))}", err=True)
+        message = redact(str(exc), _secrets_of(ctx))
+        if ctx.log_format == "json":  # a log collector reads stderr: keep every line JSON
+            log.error("error: %s", message, extra={"fields": {"exit_code": int(exc.exit_code)}})
+        else:
+            click.echo(f"error: {message}", err=True)
+        _write_metrics(ctx)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception:
         log.exception("unexpected error")
+        _write_metrics(ctx)
         sys.exit(int(ExitCode.FAILED))
+    _write_metrics(ctx)
     sys.exit(int(code or 0))
+
+
+def _write_metrics(ctx: Ctx) -> None:
+    """--metrics-file: rewrite the Prometheus textfile from the ledger after every command."""
+    if ctx.metrics_file is not None and ctx._settings is not None:
+        from jobs.common import write_metrics_file
+
+        write_metrics_file(ctx._settings, ctx.metrics_file)
 
 
 def _date(_: click.Context, __: click.Parameter, value: str | None) -> date | None:
@@ -111,9 +129,19 @@ def date_range(fn: F) -> F:
     help="log lines for people or JSON lines for a log collector",
 )
 @click.option("-v", "--verbose", count=True, help="debug logging")
+@click.option(
+    "--metrics-file",
+    metavar="PATH",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CDR1C_METRICS_FILE",
+    help="after each run, rewrite this Prometheus textfile for node_exporter (e.g. "
+    "/var/lib/node_exporter/textfile_collector/cdr1c.prom; also $CDR1C_METRICS_FILE)",
+)
 @click.version_option(package_name="cdr1c")
 @click.pass_context
-def cli(click_ctx: click.Context, config: str | None, log_format: str, verbose: int) -> None:
+def cli(
+    click_ctx: click.Context, config: str | None, log_format: str, verbose: int, metrics_file: Path | None
+) -> None:
     """cdr1c: Asterisk call records, recordings and live telephony for 1C:Enterprise.
 
     Reads Asterisk CDR incrementally into a local ledger, pushes an exact copy into a 1C
@@ -121,7 +149,7 @@ def cli(click_ctx: click.Context, config: str | None, log_format: str, verbose: 
     bridges AMI to 1C. Start with `cdr1c demo`, then write a cdr1c.toml (see
     cdr1c.example.toml) and run `cdr1c check`.
     """
-    click_ctx.obj = Ctx(config, log_format, verbose)
+    click_ctx.obj = Ctx(config, log_format, verbose, metrics_file)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -252,10 +280,27 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.pass_obj
 def schedule(ctx: Ctx) -> None:
-    """Run the jobs of [schedule] with APScheduler until SIGTERM or Ctrl-C."""
+    """Run the jobs of [schedule] with APScheduler until SIGTERM or Ctrl-C.
+
+    Each job (sync, recordings, reconcile, report, verify, prune) runs on its cron expression
+    ("*/5 * * * *") or interval ("every 30s"), one instance at a time, sharing the locks of
+    cron-launched runs. On SIGTERM the running sync commits its current chunk, then the
+    process exits 0."""
     import jobs.scheduler as job
 
-    run_job(ctx, lambda: job.run(ctx.settings))
+    run_job(ctx, lambda: job.run(ctx.settings, metrics_file=ctx.metrics_file))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--dry-run", is_flag=True, help="count what would be removed; remove nothing")
+@click.pass_obj
+def prune(ctx: Ctx, dry_run: bool) -> None:
+    """Delete run logs older than [general] keep_runs and delivered-record hashes of calls older
+    than keep_delivered, so the ledger stays small. CDR rows, calls, the outbox, dead letters and
+    quarantine are never pruned (docs/operations.md)."""
+    import jobs.prune as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, dry_run=dry_run))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

@@ -49,11 +49,15 @@ def render_text(state: dict) -> str:
     if state.get("recordings"):
         console.print("Recordings: " + ", ".join(f"{k} {v}" for k, v in state["recordings"].items()))
     runs = Table(title="Last runs", title_justify="left")
-    for col in ("job", "started", "finished", "status", "exit"):
+    for col in ("job", "started", "finished", "status", "exit", "duration", "last success"):
         runs.add_column(col)
+    jobs = state.get("jobs", {})
     for job, r in state["last_runs"].items():
+        j = jobs.get(job, {})
+        took = j.get("last_duration_seconds") if r["finished"] else None
         runs.add_row(
-            job, str(r["started"])[:19], str(r["finished"] or "")[:19], r["status"], str(r["exit_code"])
-        )
+            job, str(r["started"])[:19], str(r["finished"] or "")[:19], r["status"], str(r["exit_code"]),
+            "—" if took is None else f"{took:.1f}s", str(j.get("last_success") or "never")[:19],
+        )  # fmt: skip
     console.print(runs)
     return out.getvalue()

@@ -4,38 +4,50 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from contextlib import ExitStack
 from typing import Any
 
 from etl import companion
 from etl.config import Settings
-from etl.errors import ExitCode, SourceUnreachable
+from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
 from etl.locks import job_lock
 from etl.progress import progress
 from etl.store import Ledger
 from etl.sync import sync_source
 from jobs import stages
-from jobs.common import graceful_stop, lag_text, pick_sources, worst
+from jobs.common import graceful_stop, lag_text, log_summary, pick_sources, run_status, worst
 
 log = logging.getLogger("cdr1c.sync")
 
 
-def run(settings: Settings, *, dry_run: bool = False, only: tuple[str, ...] = ()) -> ExitCode:
+def run(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    only: tuple[str, ...] = (),
+    stop: threading.Event | None = None,
+) -> ExitCode:
+    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
     names = pick_sources(settings, only)
     with ExitStack() as locks:
         for name in names:  # all or nothing: a second sync exits before touching anything
             locks.enter_context(job_lock(settings.lock_dir, "sync", name))
-        return _run(settings, names, dry_run)
+        return _run(settings, names, dry_run, stop)
 
 
-def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
+def _run(
+    settings: Settings, names: list[str], dry_run: bool, external_stop: threading.Event | None
+) -> ExitCode:
+    started = time.monotonic()
     ledger = Ledger.open(settings.state.url)
     run_id = None if dry_run else ledger.start_run("sync")
     summary: dict[str, Any] = {"sources": {}, "errors": []}
     codes: list[ExitCode] = []
     oldest: int | None = None
     try:
-        with graceful_stop() as stop:
+        with graceful_stop(external_stop) as stop:
             for name in names:
                 src_settings = settings.sources[name]
                 csv_limit = companion.csv_size(src_settings) if src_settings.csv_fallback else 0
@@ -93,14 +105,15 @@ def _run(settings: Settings, names: list[str], dry_run: bool) -> ExitCode:
             if not stop.is_set():
                 codes += stages.push(settings, ledger, summary, dry_run=dry_run)
         code = worst(*codes)
-    except BaseException:
+    except BaseException as exc:
         if run_id is not None:
-            ledger.finish_run(run_id, "failed", int(ExitCode.FAILED), summary)
+            summary["error"] = str(exc)
+            failed = exc.exit_code if isinstance(exc, Cdr1cError) else ExitCode.FAILED
+            ledger.finish_run(run_id, "failed", int(failed), summary)
         raise
+    summary["duration_seconds"] = round(time.monotonic() - started, 3)
     if run_id is not None:
-        status = (
-            "ok" if code == ExitCode.OK else "attention" if code == ExitCode.NEEDS_ATTENTION else "failed"
-        )
-        ledger.finish_run(run_id, status, int(code), summary)
+        ledger.finish_run(run_id, run_status(code), int(code), summary)
+        log_summary("sync", code, summary)
     ledger.close()
     return code

@@ -9,8 +9,10 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
+from etl.locks import job_lock
 from etl.onec.verify import DayCounts, csv_only_rows, verify
 from etl.store import Ledger
+from jobs.common import recorded_run
 
 
 def render(rows: list[DayCounts]) -> str:
@@ -31,19 +33,28 @@ def run(settings: Settings, *, since: date | None = None, until: date | None = N
     zone = ZoneInfo(settings.onec.timezone if settings.onec else "UTC")
     until = until or datetime.now(zone).date()
     since = since or until - timedelta(days=6)
-    ledger = ledger_for_list = Ledger.open(settings.state.url)
-    try:
-        rows = verify(settings, ledger, since, until)
-    finally:
-        ledger.close()
+    with job_lock(settings.lock_dir, "verify"):
+        ledger = Ledger.open(settings.state.url)
+        try:
+            with recorded_run(ledger, "verify") as record:
+                rows = verify(settings, ledger, since, until)
+                bad = [r for r in rows if not r.ok]
+                lost = csv_only_rows(ledger, since, until, zone)
+                record.summary.update(
+                    since=since.isoformat(), until=until.isoformat(), days=len(rows),
+                    mismatched=[f"{r.source} {r.day.isoformat()}" for r in bad],
+                    csv_only=sum(r.from_csv for r in rows),
+                )  # fmt: skip
+                record.code = ExitCode.MISMATCH if bad else ExitCode.OK
+        finally:
+            ledger.close()
     click.echo(render(rows))
-    if any(r.from_csv for r in rows):
+    if lost:
         click.echo("\nrows Master.csv has and the CDR database lacks (loaded from the CSV):")
-        for row in csv_only_rows(ledger_for_list, since, until, zone):
+        for row in lost:
             when = datetime.fromtimestamp(row["calldate_us"] / 1e6, zone).strftime("%Y-%m-%d %H:%M:%S")
             click.echo(f"  {row['source']} {when} {row['uniqueid']} {row['src']} → {row['dst']} "
                        f"{row['disposition']} {row['clid']!r}")  # fmt: skip
-    bad = [r for r in rows if not r.ok]
     if bad:
         click.echo(f"{len(bad)} day(s) disagree", err=True)
         return ExitCode.MISMATCH
