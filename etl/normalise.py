@@ -445,18 +445,3 @@ LEDGER_ROW_COLUMNS = (
     "external_number",
     "extension",
 )
-
-
-def ledger_records(rows: pd.DataFrame, loaded_us: int) -> list[dict[str, Any]]:
-    """Rows of a normalised chunk as plain dicts for the ledger insert (NA → None)."""
-    if rows.empty:
-        return []
-    frame = rows.loc[:, list(LEDGER_ROW_COLUMNS)].astype(object)
-    frame = frame.where(frame.notna(), None)
-    records = frame.to_dict("records")
-    for r in records:
-        r["loaded_us"] = loaded_us
-        for k in ("calldate_us", "answer_us", "end_us", "sequence"):
-            if r[k] is not None:
-                r[k] = int(r[k])
-    return records
