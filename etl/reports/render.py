@@ -1,0 +1,92 @@
+"""The Jinja2 environment (autoescape on for every template), inlined CSS/JS, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+import reports
+
+from .i18n import Locale
+
+TEMPLATES = Path(reports.__file__).resolve().parent / "templates"
+STATIC = Path(reports.__file__).resolve().parent / "static"
+MAX_TEXT = 300  # characters of a foreign string shown in a cell; the rest is in the tooltip
+
+
+def clip(value: Any, limit: int = MAX_TEXT) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Renderer:
+    """Renders pages for one language; knows the template set's own version hash."""
+
+    def __init__(self, locale: Locale) -> None:
+        self.locale = locale
+        self.env = Environment(
+            loader=FileSystemLoader(str(TEMPLATES)),
+            autoescape=True,  # every template, whatever its file name
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["clip"] = clip
+        self.env.globals.update(
+            t=locale.labels,
+            loc=locale,
+            lang=locale.lang,
+            css=Markup(self._static("report.css")),
+            script=Markup(self._static("report.js")),
+            csp=Markup(self.csp),
+        )
+        self._templates: dict[str, Any] = {}
+
+    @staticmethod
+    def _static(name: str) -> str:
+        return (STATIC / name).read_text(encoding="utf-8")
+
+    @cached_property
+    def csp(self) -> str:
+        """Only our own inline script (by hash) may run; no network, no plugins, no forms."""
+        js = self._static("report.js")
+        digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode()
+        return (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+            f"script-src 'sha256-{digest}'; media-src * file: data: blob:; "
+            "base-uri 'none'; form-action 'none'; object-src 'none'"
+        )
+
+    @cached_property
+    def version(self) -> str:
+        """Changes when any template or static file changes (then every page is rendered again)."""
+        h = hashlib.blake2b(digest_size=12)
+        for folder in (TEMPLATES, STATIC):
+            for p in sorted(folder.iterdir()):
+                if p.is_file():
+                    h.update(p.name.encode())
+                    h.update(p.read_bytes())
+        return h.hexdigest()
+
+    def render(self, template: str, **context: Any) -> str:
+        tpl = self._templates.get(template)
+        if tpl is None:
+            tpl = self._templates[template] = self.env.get_template(template)
+        return str(tpl.render(**context))
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def data_hash(*parts: Any) -> str:
+    return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
