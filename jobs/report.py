@@ -27,7 +27,8 @@ def run(
     finally:
         ledger.close()
     click.echo(
-        f"reports ({summary.mode}): {summary.pages_rendered} page(s) rendered, {summary.pages_unchanged} unchanged, "
+        f"reports ({summary.mode}): {summary.pages_rendered} page(s) rendered, "
+        f"{summary.pages_unchanged} unchanged, "
         f"{summary.calls} calls, {summary.callbacks} missed and not called back, {summary.seconds:.1f}s"
     )
     click.echo(f"open: {Path(summary.out_dir) / 'index.html'}")

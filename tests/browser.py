@@ -142,7 +142,9 @@ class Browser:
                 if fut is not None and not fut.done():
                     fut.set_result(True)
 
-    async def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> Any:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -157,7 +159,9 @@ class Browser:
 
     async def _open(self, url: str) -> Page:
         target = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
-        session = (await self.send("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
+        session = (await self.send("Target.attachToTarget", {"targetId": target, "flatten": True}))[
+            "sessionId"
+        ]
         page = Page(self, session)
         self._pages[session] = page
         for domain in ("Page", "Runtime", "Log"):
@@ -234,7 +238,7 @@ def png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
 
 def variance(png: bytes) -> float:
     """Variance of the grey level over a sample of pixels (0 for a blank screenshot)."""
-    w, h, bpp, px = png_pixels(png)
+    _, _, bpp, px = png_pixels(png)
     greys = [sum(px[i : i + 3]) / 3 for i in range(0, len(px), bpp * 97)]
     mean = sum(greys) / len(greys)
     return sum((g - mean) ** 2 for g in greys) / len(greys)

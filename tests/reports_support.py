@@ -28,7 +28,9 @@ def guid(name: str) -> str:
     return str(uuid.uuid5(NS, name))
 
 
-def make_settings(tmp: Path, ledger_url: str, *, onec: bool = False, lang: str = "ru", url_base: str = "") -> Settings:
+def make_settings(
+    tmp: Path, ledger_url: str, *, onec: bool = False, lang: str = "ru", url_base: str = ""
+) -> Settings:
     data: dict[str, Any] = {
         "source": {"url": f"sqlite:///{tmp / 'pbx' / 'cdr.sqlite'}", "timezone": ZONE, "lookback": "6h"},
         "state": {"url": ledger_url},
@@ -37,11 +39,19 @@ def make_settings(tmp: Path, ledger_url: str, *, onec: bool = False, lang: str =
         "general": {"lock_dir": str(tmp)},
     }
     if onec:
-        data["onec"] = {"mode": "odata", "url": "http://127.0.0.1:9/crm", "user": "u", "password": "p", "timezone": ZONE}
+        data["onec"] = {
+            "mode": "odata",
+            "url": "http://127.0.0.1:9/crm",
+            "user": "u",
+            "password": "p",
+            "timezone": ZONE,
+        }
     return parse_settings(data, tmp / "cdr1c.toml")
 
 
-def build_pbx(tmp: Path, ledger_url: str, *, calls_n: int = 250, seed: int = 5, **kw: Any) -> tuple[Settings, Ledger]:
+def build_pbx(
+    tmp: Path, ledger_url: str, *, calls_n: int = 250, seed: int = 5, **kw: Any
+) -> tuple[Settings, Ledger]:
     rows = list(generate_history(calls_n, seed, timezone=ZONE))
     (tmp / "pbx").mkdir(parents=True, exist_ok=True)
     write_sqlite(tmp / "pbx" / "cdr.sqlite", rows)
@@ -61,7 +71,9 @@ def numbers_by_calls(ledger: Ledger) -> list[str]:
     return [n for n, _ in sorted(Counter(nums).items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def add_directory(ledger: Ledger, numbers: list[str], *, names: list[str] | None = None) -> dict[str, list[str]]:
+def add_directory(
+    ledger: Ledger, numbers: list[str], *, names: list[str] | None = None
+) -> dict[str, list[str]]:
     """Clients owning `numbers` (two numbers for the first client), managers among the demo
     employees; returns client ref → its numbers."""
     now = time.time_ns() // 1000
@@ -69,24 +81,66 @@ def add_directory(ledger: Ledger, numbers: list[str], *, names: list[str] | None
     owned: dict[str, list[str]] = {}
     groups = [numbers[:2]] + [[n] for n in numbers[2:]]
     with ledger.begin() as conn:
-        upsert(conn, employees, [{"ref_key": r, "name": n, "extension": e} for r, n, e in staff], update=("name", "extension"))
+        upsert(
+            conn,
+            employees,
+            [{"ref_key": r, "name": n, "extension": e} for r, n, e in staff],
+            update=("name", "extension"),
+        )
         for i, group in enumerate(groups):
             ref = guid(f"client{i}")
             name = names[i] if names and i < len(names) else f"ООО «Клиент {i}»"
             manager = staff[i % 3][0] if i % 4 else None
-            upsert(conn, clients, [{"ref_key": ref, "name": name, "manager_ref": manager, "read_us": now}],
-                   update=("name", "manager_ref", "read_us"))  # fmt: skip
-            upsert(conn, client_phones, [{"client_ref": ref, "phone": p, "presentation": p} for p in group],
-                   update=("presentation",))  # fmt: skip
+            upsert(
+                conn,
+                clients,
+                [{"ref_key": ref, "name": name, "manager_ref": manager, "read_us": now}],
+                update=("name", "manager_ref", "read_us"),
+            )
+            upsert(
+                conn,
+                client_phones,
+                [{"client_ref": ref, "phone": p, "presentation": p} for p in group],
+                update=("presentation",),
+            )
             owned[ref] = group
     return owned
 
 
-def link_event(ledger: Ledger, source: str, linkedid: str, client_ref: str, event_ref: str, number: str = "1") -> None:
+def link_event(
+    ledger: Ledger, source: str, linkedid: str, client_ref: str, event_ref: str, number: str = "1"
+) -> None:
     now = time.time_ns() // 1000
     with ledger.begin() as conn:
-        upsert(conn, events, [{"ref_key": event_ref, "number": number, "date_us": now, "call_id": linkedid,
-                               "client_ref": client_ref, "read_us": now}], update=("number",))  # fmt: skip
-        upsert(conn, call_links, [{"source": source, "linkedid": linkedid, "status": "matched", "event_ref": event_ref,
-                                   "client_ref": client_ref, "phone_client_ref": client_ref, "detail": "",
-                                   "updated_us": now}], update=("status", "event_ref", "client_ref", "updated_us"))  # fmt: skip
+        upsert(
+            conn,
+            events,
+            [
+                {
+                    "ref_key": event_ref,
+                    "number": number,
+                    "date_us": now,
+                    "call_id": linkedid,
+                    "client_ref": client_ref,
+                    "read_us": now,
+                }
+            ],
+            update=("number",),
+        )
+        upsert(
+            conn,
+            call_links,
+            [
+                {
+                    "source": source,
+                    "linkedid": linkedid,
+                    "status": "matched",
+                    "event_ref": event_ref,
+                    "client_ref": client_ref,
+                    "phone_client_ref": client_ref,
+                    "detail": "",
+                    "updated_us": now,
+                }
+            ],
+            update=("status", "event_ref", "client_ref", "updated_us"),
+        )

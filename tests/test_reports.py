@@ -10,7 +10,6 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
-import pytest
 from sqlalchemy import select
 
 from etl.reports import build_reports
@@ -32,7 +31,9 @@ def test_e1cib_ref_follows_the_documented_example() -> None:
         "e1cib/data/Документ.Событие?ref=b59500055d80a2b911de397d51012ccc"
     )
     assert event_href("javascript:alert(1)", "Document_Событие") is None
-    assert event_href("51012ccc-397d-11de-b595-00055d80a2b9", "x\"><script>").startswith("e1cib/data/Документ.Событие?")
+    assert event_href("51012ccc-397d-11de-b595-00055d80a2b9", 'x"><script>').startswith(
+        "e1cib/data/Документ.Событие?"
+    )
 
 
 def test_only_http_bases_and_contained_paths_become_links(tmp_path: Path) -> None:
@@ -46,37 +47,65 @@ def test_only_http_bases_and_contained_paths_become_links(tmp_path: Path) -> Non
     root = tmp_path / "rec"
     assert RecordingLinker(root, "", pages, tmp_path / "out").href("x.wav") == "../../rec/x.wav"
     assert RecordingLinker(root, "../pbx/", pages, tmp_path / "out").href("x.wav") == "../../pbx/x.wav"
-    assert RecordingLinker(root, "https://h/rec", pages, tmp_path / "out").href("x.wav") == "https://h/rec/x.wav"
-    assert RecordingLinker(root, "javascript:alert(1)", pages, tmp_path / "out").href("x.wav") == "../../rec/x.wav"
+    assert (
+        RecordingLinker(root, "https://h/rec", pages, tmp_path / "out").href("x.wav") == "https://h/rec/x.wav"
+    )
+    assert (
+        RecordingLinker(root, "javascript:alert(1)", pages, tmp_path / "out").href("x.wav")
+        == "../../rec/x.wav"
+    )
 
 
 def test_locale_formats() -> None:
     ru, en = Locale("ru"), Locale("en")
     assert ru.integer(1234567) == "1\u00a0234\u00a0567" and en.integer(1234567) == "1,234,567"
     assert ru.decimal(1234.5) == "1\u00a0234,5" and en.decimal(1234.5) == "1,234.5"
-    assert ru.when("2026-11-05T14:03") == "05.11.2026 14:03" and en.when("2026-11-05T14:03") == "2026-11-05 14:03"
+    assert (
+        ru.when("2026-11-05T14:03") == "05.11.2026 14:03"
+        and en.when("2026-11-05T14:03") == "2026-11-05 14:03"
+    )
     assert ru.duration(3725) == "1:02:05" and ru.duration(65) == "1:05"
 
 
 # --- missed and not called back ------------------------------------------------------------
 def _frame(rows: list[tuple[str, str, int, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"source": "s", "linkedid": lk, "start_us": t, "external_number": n, "direction": d, "outcome": o,
-          "wait": 0, "talk": 0, "extension": None} for lk, n, t, d, o in rows]  # fmt: skip
+        [
+            {
+                "source": "s",
+                "linkedid": lk,
+                "start_us": t,
+                "external_number": n,
+                "direction": d,
+                "outcome": o,
+                "wait": 0,
+                "talk": 0,
+                "extension": None,
+            }
+            for lk, n, t, d, o in rows
+        ]
     )
 
 
 def test_callback_rule_on_explicit_cases() -> None:
     t = 1_800_000_000_000_000
-    frame = _frame([
-        ("a1", "+1", t, "inbound", "missed"), ("a2", "+1", t + 2 * H, "inbound", "answered"),  # called back
-        ("b1", "+2", t, "inbound", "missed"), ("b2", "+2", t + 30 * H, "outbound", "answered"),  # too late
-        ("c1", "+3", t, "inbound", "missed"), ("c2", "+3", t + H, "inbound", "missed"),  # never
-        ("d1", "+4", t, "inbound", "missed"), ("d2", "+4", t + 23 * H, "outbound", "answered"),  # ok
-        ("e0", "+5", t - H, "outbound", "answered"), ("e1", "+5", t, "inbound", "missed"),  # before
-        ("f1", "+6", t, "outbound", "missed"),  # not inbound: not a missed call to return
-        ("g1", "+7", t, "inbound", "missed"), ("g2", "+8", t + H, "inbound", "answered"),  # other number
-    ])  # fmt: skip
+    frame = _frame(
+        [
+            ("a1", "+1", t, "inbound", "missed"),
+            ("a2", "+1", t + 2 * H, "inbound", "answered"),  # called back
+            ("b1", "+2", t, "inbound", "missed"),
+            ("b2", "+2", t + 30 * H, "outbound", "answered"),  # too late
+            ("c1", "+3", t, "inbound", "missed"),
+            ("c2", "+3", t + H, "inbound", "missed"),  # never
+            ("d1", "+4", t, "inbound", "missed"),
+            ("d2", "+4", t + 23 * H, "outbound", "answered"),  # ok
+            ("e0", "+5", t - H, "outbound", "answered"),
+            ("e1", "+5", t, "inbound", "missed"),  # before
+            ("f1", "+6", t, "outbound", "missed"),  # not inbound: not a missed call to return
+            ("g1", "+7", t, "inbound", "missed"),
+            ("g2", "+8", t + H, "inbound", "answered"),  # other number
+        ]
+    )
     got = set(missed_not_called_back(frame, 24)["linkedid"])
     assert got == {"b1", "c1", "c2", "e1", "g1"}
     assert set(missed_not_called_back(frame, 48)["linkedid"]) == {"c1", "c2", "e1", "g1"}
@@ -90,10 +119,11 @@ def _oracle(frame: pd.DataFrame, hours: float) -> set[str]:
         if m["direction"] != "inbound" or m["outcome"] != "missed":
             continue
         if not any(
-            r["external_number"] == m["external_number"] and r["outcome"] == "answered"
+            r["external_number"] == m["external_number"]
+            and r["outcome"] == "answered"
             and m["start_us"] < r["start_us"] <= m["start_us"] + hours * H
             for r in rows
-        ):  # fmt: skip
+        ):
             out.add(m["linkedid"])
     return out
 
@@ -107,15 +137,38 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
     frame = frame[frame["external_number"].notna()]
     # a case the generator may not make: a number missed, then called back after 30 h
     last = int(frame["start_us"].max())
-    extra = [("x-missed", "+79990000001", last + H, "inbound", "missed", 12, 0),
-             ("x-late", "+79990000001", last + 31 * H, "outbound", "answered", 3, 40),
-             ("y-missed", "+79990000002", last + H, "inbound", "missed", 5, 0),
-             ("y-back", "+79990000002", last + 3 * H, "outbound", "answered", 2, 30)]  # fmt: skip
+    extra = [
+        ("x-missed", "+79990000001", last + H, "inbound", "missed", 12, 0),
+        ("x-late", "+79990000001", last + 31 * H, "outbound", "answered", 3, 40),
+        ("y-missed", "+79990000002", last + H, "inbound", "missed", 5, 0),
+        ("y-back", "+79990000002", last + 3 * H, "outbound", "answered", 2, 30),
+    ]
     with ledger.begin() as conn:
-        bulk_write(conn, calls, ["source", "linkedid", "start_us", "answer_us", "end_us", "wait", "talk", "direction",
-                                 "external_number", "extension", "outcome", "reason", "legs", "attempts", "updated_us"],
-                   [("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, time.time_ns() // 1000)
-                    for lk, n, t, d, o, w, tk in extra])  # fmt: skip
+        bulk_write(
+            conn,
+            calls,
+            [
+                "source",
+                "linkedid",
+                "start_us",
+                "answer_us",
+                "end_us",
+                "wait",
+                "talk",
+                "direction",
+                "external_number",
+                "extension",
+                "outcome",
+                "reason",
+                "legs",
+                "attempts",
+                "updated_us",
+            ],
+            [
+                ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, time.time_ns() // 1000)
+                for lk, n, t, d, o, w, tk in extra
+            ],
+        )
     with ledger.engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(select(calls)).mappings().all())
     expected = _oracle(frame[frame["external_number"].notna()], 24)
@@ -139,8 +192,13 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
 
 
 def test_assignment_prefers_the_event_client_then_owners_then_the_number() -> None:
-    frame = _frame([("a", "+1", 1, "inbound", "answered"), ("b", "+2", 2, "inbound", "answered"),
-                    ("c", "+3", 3, "inbound", "answered")])  # fmt: skip
+    frame = _frame(
+        [
+            ("a", "+1", 1, "inbound", "answered"),
+            ("b", "+2", 2, "inbound", "answered"),
+            ("c", "+3", 3, "inbound", "answered"),
+        ]
+    )
     frame["client_ref"] = ["EV", None, None]
     owners = pd.DataFrame([("+1", "C1"), ("+2", "C1"), ("+2", "C2")], columns=["phone", "client_ref"])
     got = sorted(zip(*[assign_parties(frame, owners)[c] for c in ("linkedid", "party_id")], strict=True))
@@ -154,7 +212,11 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     owned = add_directory(ledger, numbers[:5], names=["Ромашка", "Лютик"])
     first = next(iter(owned))
     with ledger.engine.connect() as conn:
-        lk = conn.execute(select(calls.c.linkedid).where(calls.c.external_number == owned[first][0])).scalars().first()
+        lk = (
+            conn.execute(select(calls.c.linkedid).where(calls.c.external_number == owned[first][0]))
+            .scalars()
+            .first()
+        )
     ev = guid("event-1")
     link_event(ledger, "default", lk, first, ev, number="00000042")
     s1 = build_reports(settings, ledger)
@@ -185,7 +247,11 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     # a new call on the first client's number: that page and the index, nothing else
     with ledger.engine.connect() as conn:
         row = dict(conn.execute(select(calls).where(calls.c.linkedid == lk)).mappings().one())
-    row.update(linkedid="new-call-1", start_us=row["start_us"] + 60_000_000, updated_us=time.time_ns() // 1000 + 10**9)
+    row.update(
+        linkedid="new-call-1",
+        start_us=row["start_us"] + 60_000_000,
+        updated_us=time.time_ns() // 1000 + 10**9,
+    )
     with ledger.begin() as conn:
         conn.execute(calls.insert(), [row])
     time.sleep(0.01)
@@ -211,7 +277,9 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
 
 
 def test_source_only_groups_calls_by_number(tmp_path: Path) -> None:
-    settings, ledger = build_pbx(tmp_path, f"sqlite:///{tmp_path / 'l.sqlite'}", calls_n=120, seed=3, lang="en")
+    settings, ledger = build_pbx(
+        tmp_path, f"sqlite:///{tmp_path / 'l.sqlite'}", calls_n=120, seed=3, lang="en"
+    )
     s = build_reports(settings, ledger)
     out = Path(s.out_dir)
     numbers = numbers_by_calls(ledger)
@@ -229,9 +297,9 @@ def test_source_only_groups_calls_by_number(tmp_path: Path) -> None:
 def test_exports_neutralise_formulas(tmp_path: Path) -> None:
     from etl.reports.exports import write_table
 
-    write_table(tmp_path, "t", ["a"], [("=HYPERLINK(\"http://x\")",), ("+79161234567",), ("@SUM(A1)",)])
+    write_table(tmp_path, "t", ["a"], [('=HYPERLINK("http://x")',), ("+79161234567",), ("@SUM(A1)",)])
     with (tmp_path / "t.csv").open(encoding="utf-8-sig") as f:
         values = [r[0] for r in csv.reader(f)][1:]
-    assert values == ["'=HYPERLINK(\"http://x\")", "+79161234567", "'@SUM(A1)"]
+    assert values == ['\'=HYPERLINK("http://x")', "+79161234567", "'@SUM(A1)"]
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
     assert ws["A2"].value.startswith("'=") and ws["A2"].data_type == "s"

@@ -21,7 +21,7 @@ from tests.reports_support import add_directory, build_pbx, numbers_by_calls
 pytestmark = pytest.mark.chromium
 
 HOSTILE = [
-    '<script>window.__pwned=1</script>',
+    "<script>window.__pwned=1</script>",
     '"><img src=x onerror="window.__pwned=2">',
     "' onmouseover='window.__pwned=3' x='",
     "javascript:window.__pwned=4",
@@ -50,18 +50,35 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     # hostile caller-ID names on the unknown numbers, and a hostile quarantined row
     with ledger.begin() as conn:
         conn.execute(update(cdr_rows).values(cnam=HOSTILE[1]))
-        conn.execute(quarantine.insert().values(source="default", row_key="k1", reason=HOSTILE[0],
-                                                raw=HOSTILE[4], first_seen=__import__("datetime").datetime.now(
-                                                    __import__("datetime").UTC)))  # fmt: skip
+        conn.execute(
+            quarantine.insert().values(
+                source="default",
+                row_key="k1",
+                reason=HOSTILE[0],
+                raw=HOSTILE[4],
+                first_seen=__import__("datetime").datetime.now(__import__("datetime").UTC),
+            )
+        )
     summary = build_reports(settings, ledger)
-    return Path(summary.out_dir), {ref: HOSTILE[i] if i < len(HOSTILE) else "" for i, ref in enumerate(owned)}, ledger
+    return (
+        Path(summary.out_dir),
+        {ref: HOSTILE[i] if i < len(HOSTILE) else "" for i, ref in enumerate(owned)},
+        ledger,
+    )
 
 
 def pages(out: Path) -> list[Path]:
-    return [out / "index.html", out / "reconciliation.html", out / "quality.html", *sorted((out / "clients").glob("*.html"))[:6]]
+    return [
+        out / "index.html",
+        out / "reconciliation.html",
+        out / "quality.html",
+        *sorted((out / "clients").glob("*.html"))[:6],
+    ]
 
 
-def test_pages_open_without_console_errors(browser: Browser, site: tuple[Path, dict[str, str], Ledger]) -> None:
+def test_pages_open_without_console_errors(
+    browser: Browser, site: tuple[Path, dict[str, str], Ledger]
+) -> None:
     out, _, _ = site
     for p in pages(out):
         page = browser.open(p.as_uri())
@@ -70,7 +87,9 @@ def test_pages_open_without_console_errors(browser: Browser, site: tuple[Path, d
         assert page.eval("document.styleSheets.length") >= 1
 
 
-def test_audio_elements_point_to_files_that_exist(browser: Browser, site: tuple[Path, dict[str, str], Ledger]) -> None:
+def test_audio_elements_point_to_files_that_exist(
+    browser: Browser, site: tuple[Path, dict[str, str], Ledger]
+) -> None:
     out, _, _ = site
     checked = 0
     for p in sorted((out / "clients").glob("*.html")):
@@ -95,7 +114,9 @@ def test_audio_elements_point_to_files_that_exist(browser: Browser, site: tuple[
     assert checked > 0
 
 
-def test_search_box_filters_and_sort_buttons_work(browser: Browser, site: tuple[Path, dict[str, str], Ledger]) -> None:
+def test_search_box_filters_and_sort_buttons_work(
+    browser: Browser, site: tuple[Path, dict[str, str], Ledger]
+) -> None:
     out, _, _ = site
     page = browser.open((out / "index.html").as_uri())
     total = page.eval("document.querySelectorAll('#clients tbody tr').length")
@@ -107,14 +128,20 @@ def test_search_box_filters_and_sort_buttons_work(browser: Browser, site: tuple[
         " i.dispatchEvent(new Event('input')); })()"
     )
     assert page.eval(visible) == 1
-    page.eval("(() => { const i = document.getElementById('filter'); i.value = 'no such thing zz';"
-              " i.dispatchEvent(new Event('input')); })()")  # fmt: skip
+    page.eval(
+        "(() => { const i = document.getElementById('filter'); i.value = 'no such thing zz';"
+        " i.dispatchEvent(new Event('input')); })()"
+    )
     assert page.eval(visible) == 0
-    page.eval("(() => { const i = document.getElementById('filter'); i.value = '';"
-              " i.dispatchEvent(new Event('input')); })()")  # fmt: skip
+    page.eval(
+        "(() => { const i = document.getElementById('filter'); i.value = '';"
+        " i.dispatchEvent(new Event('input')); })()"
+    )
     assert page.eval(visible) == total
     page.eval("document.querySelector('button[data-sort=missed]').click()")
-    missed = page.eval("[...document.querySelectorAll('#clients tbody tr')].map(r => Number(r.dataset.missed))")
+    missed = page.eval(
+        "[...document.querySelectorAll('#clients tbody tr')].map(r => Number(r.dataset.missed))"
+    )
     assert missed == sorted(missed, reverse=True) and missed[0] > 0
     page.eval("document.querySelector('button[data-sort=last]').click()")
     last = page.eval("[...document.querySelectorAll('#clients tbody tr')].map(r => Number(r.dataset.last))")
@@ -131,7 +158,9 @@ def test_screenshot_is_not_blank(browser: Browser, site: tuple[Path, dict[str, s
     assert variance(blank.screenshot()) < 1  # the measure itself tells blank from not
 
 
-def test_hostile_names_show_literally_and_run_nothing(browser: Browser, site: tuple[Path, dict[str, str], Ledger]) -> None:
+def test_hostile_names_show_literally_and_run_nothing(
+    browser: Browser, site: tuple[Path, dict[str, str], Ledger]
+) -> None:
     out, owned, _ = site
     for ref, name in owned.items():
         if not name:
@@ -144,7 +173,12 @@ def test_hostile_names_show_literally_and_run_nothing(browser: Browser, site: tu
             assert shown == name
         else:
             assert shown == name[:999] + "…"
-        assert page.eval("document.querySelectorAll('main script, main img, main iframe, [onerror], [onload]').length") == 0
+        assert (
+            page.eval(
+                "document.querySelectorAll('main script, main img, main iframe, [onerror], [onload]').length"
+            )
+            == 0
+        )
         hrefs = page.eval("[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
         assert not [h for h in hrefs if h.lower().lstrip().startswith(("javascript:", "data:"))]
     for name in ("index.html", "quality.html"):
@@ -158,8 +192,10 @@ def test_hostile_names_show_literally_and_run_nothing(browser: Browser, site: tu
     assert HOSTILE[4] in quality.eval("document.getElementById('quarantine').textContent")
 
 
-def test_a_run_after_a_change_still_opens(browser: Browser, site: tuple[Path, dict[str, str], Ledger], tmp_path: Path) -> None:
-    out, _, ledger = site
+def test_a_run_after_a_change_still_opens(
+    browser: Browser, site: tuple[Path, dict[str, str], Ledger], tmp_path: Path
+) -> None:
+    out, _, _ledger = site
     time.sleep(0.01)
     page = browser.open((out / "reconciliation.html").as_uri())
     assert page.errors == [] and "Сверка" in page.eval("document.title + document.body.textContent")

@@ -38,12 +38,23 @@ from .charts import heatmap, weekly_bars
 from .exports import write_table
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
-from .render import Renderer, clip, data_hash, write_text
+from .render import Renderer, data_hash, write_text
 from .state import report_marks, report_pages, report_parties
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
 MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
-CALL_HEADER = ("when", "direction", "number", "employee", "wait", "talk", "outcome", "recording", "event", "linkedid")
+CALL_HEADER = (
+    "when",
+    "direction",
+    "number",
+    "employee",
+    "wait",
+    "talk",
+    "outcome",
+    "recording",
+    "event",
+    "linkedid",
+)
 
 
 @dataclass
@@ -152,13 +163,17 @@ class Builder:
         with self.ledger.engine.connect() as conn:
             self.old_hashes = dict(
                 conn.execute(
-                    select(report_pages.c.page, report_pages.c.data_hash).where(report_pages.c.target == self.target)
+                    select(report_pages.c.page, report_pages.c.data_hash).where(
+                        report_pages.c.target == self.target
+                    )
                 ).all()
             )
             marks = {
                 k: v
                 for k, v in conn.execute(
-                    select(report_marks.c.name, report_marks.c.value).where(report_marks.c.target == self.target)
+                    select(report_marks.c.name, report_marks.c.value).where(
+                        report_marks.c.target == self.target
+                    )
                 )
             }
             directory = D.read_directory(conn)
@@ -218,7 +233,9 @@ class Builder:
         for ref in directory.names:
             if stored.get(ref, {}).get("fp") != directory.fingerprint(ref):
                 dirty.add(ref)
-        dirty.update(pid for pid, s in stored.items() if s.get("kind") == "client" and pid not in directory.names)
+        dirty.update(
+            pid for pid, s in stored.items() if s.get("kind") == "client" and pid not in directory.names
+        )
         # a number a client gained or lost moves between that client and its own number page
         for ref in list(dirty):
             dirty.update(F.number_party(p) for p in directory.phones.get(ref, []))
@@ -238,7 +255,9 @@ class Builder:
             numbers = {p for ref in only for p in directory.phones.get(ref, [])}
             numbers |= {"+" + pid[1:] for pid in only if pid[:1] == "n" and pid[1:].isdigit()}
             linked = D.linked_to(conn, [p for p in only if p in directory.names]) if links_exist else []
-            frame = D.read_calls(conn, since_us=o.since_us, until_us=o.until_us, numbers=sorted(numbers), keys=linked)
+            frame = D.read_calls(
+                conn, since_us=o.since_us, until_us=o.until_us, numbers=sorted(numbers), keys=linked
+            )
             extra = set(frame["external_number"]) - numbers  # complete numbers for the callback rule
             if extra:
                 more = D.read_calls(conn, since_us=o.since_us, until_us=o.until_us, numbers=sorted(extra))
@@ -246,8 +265,14 @@ class Builder:
             keys = list(zip(frame["source"], frame["linkedid"], strict=True))
         links = D.read_links(conn, keys) if links_exist else pd.DataFrame(columns=["source", "linkedid"])
         if len(links):
-            frame = frame.merge(links[["source", "linkedid", "client_ref", "event_ref"]], on=["source", "linkedid"], how="left")
-            frame["client_ref"] = frame["client_ref"].where(frame["client_ref"].isin(list(directory.names)), None)
+            frame = frame.merge(
+                links[["source", "linkedid", "client_ref", "event_ref"]],
+                on=["source", "linkedid"],
+                how="left",
+            )
+            frame["client_ref"] = frame["client_ref"].where(
+                frame["client_ref"].isin(list(directory.names)), None
+            )
         else:
             frame["client_ref"] = None
             frame["event_ref"] = None
@@ -257,7 +282,9 @@ class Builder:
             assigned = assigned[assigned["party_id"].isin(only)]
         recs = D.read_recordings(conn, keys)
         if len(recs):
-            assigned = assigned.merge(recs[["source", "linkedid", "relpath", "relpath_b64"]], on=["source", "linkedid"], how="left")
+            assigned = assigned.merge(
+                recs[["source", "linkedid", "relpath", "relpath_b64"]], on=["source", "linkedid"], how="left"
+            )
         else:
             assigned["relpath"] = None
             assigned["relpath_b64"] = None
@@ -265,7 +292,9 @@ class Builder:
         if only is None:
             cnames = D.caller_names(conn, None)
         else:
-            cnames = D.caller_names(conn, list(zip(number_calls["source"], number_calls["linkedid"], strict=True)))
+            cnames = D.caller_names(
+                conn, list(zip(number_calls["source"], number_calls["linkedid"], strict=True))
+            )
         event_refs = [e for e in assigned["event_ref"].dropna().unique().tolist() if e]
         event_no = D.event_numbers(conn, event_refs) if event_refs else {}
         assigned = F.local_columns(assigned, o.zone) if len(assigned) else assigned
@@ -274,13 +303,30 @@ class Builder:
         out: dict[str, dict[str, Any] | None] = {}
         seen: set[str] = set()
         if len(assigned):
-            assigned = assigned.sort_values(["party_id", "start_us", "linkedid"], ascending=[True, False, True], kind="stable")
-            arrays = {c: assigned[c].to_numpy() for c in ("direction", "outcome", "wait", "talk", "start_us", "weekday", "hour", "week")}
+            assigned = assigned.sort_values(
+                ["party_id", "start_us", "linkedid"], ascending=[True, False, True], kind="stable"
+            )
+            arrays = {
+                c: assigned[c].to_numpy()
+                for c in ("direction", "outcome", "wait", "talk", "start_us", "weekday", "hour", "week")
+            }
             arrays["direction"] = arrays["direction"].astype(str)
             arrays["outcome"] = arrays["outcome"].astype(str)
             lists = {
                 c: assigned[c].tolist()
-                for c in ("iso", "direction", "external_number", "extension", "wait", "talk", "outcome", "relpath", "relpath_b64", "event_ref", "linkedid")
+                for c in (
+                    "iso",
+                    "direction",
+                    "external_number",
+                    "extension",
+                    "wait",
+                    "talk",
+                    "outcome",
+                    "relpath",
+                    "relpath_b64",
+                    "event_ref",
+                    "linkedid",
+                )
             }
             for pid, s, e in F.group_bounds(assigned["party_id"].to_numpy()):
                 seen.add(pid)
@@ -307,7 +353,9 @@ class Builder:
             )
         return out
 
-    def _rows(self, lists: dict[str, list[Any]], s: int, e: int, directory: D.Directory, event_no: dict[str, str]) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, lists: dict[str, list[Any]], s: int, e: int, directory: D.Directory, event_no: dict[str, str]
+    ) -> list[tuple[Any, ...]]:
         loc, doc, base = self.loc, self.opts.event_document, self.opts.onec_link_base
         staff = directory.by_extension
         rows = []
@@ -350,8 +398,13 @@ class Builder:
         else:
             number = "+" + pid[1:]
             kind, name, phones, manager = "number", cnames.get(number, ""), [number], ""
-        empty = {"direction": np.array([], dtype=str), "outcome": np.array([], dtype=str), "wait": np.array([]),
-                 "talk": np.array([]), "start_us": np.array([], dtype=np.int64)}  # fmt: skip
+        empty = {
+            "direction": np.array([], dtype=str),
+            "outcome": np.array([], dtype=str),
+            "wait": np.array([]),
+            "talk": np.array([]),
+            "start_us": np.array([], dtype=np.int64),
+        }
         fig = F.figures(part if part is not None else empty)
         file = party_file(pid)
         summary = {
@@ -375,19 +428,35 @@ class Builder:
         week_labels = [loc.day(w) for w in weeks]
         charts = {
             "weekly": weekly_bars(
-                weeks, series, {"inbound": loc["inbound"], "outbound": loc["outbound"], "missed": loc["missed"]},
-                week_labels, loc["per_week"],
-            ),  # fmt: skip
+                weeks,
+                series,
+                {"inbound": loc["inbound"], "outbound": loc["outbound"], "missed": loc["missed"]},
+                week_labels,
+                loc["per_week"],
+            ),
             "heat": heatmap(F.heat(part), loc["weekdays"].split(), loc["heatmap"])
             if part is not None and len(part["week"])
             else "",
         }
         header = [loc[k] for k in CALL_HEADER]
         export_rows = [
-            (r[0], loc.direction(r[1]), r[2], r[3], r[4], r[5], loc.outcome(r[6]), r[7] or "", r[9] or (r[8] or ""), r[10])
+            (
+                r[0],
+                loc.direction(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                loc.outcome(r[6]),
+                r[7] or "",
+                r[9] or (r[8] or ""),
+                r[10],
+            )
             for r in rows
         ]
-        exports = write_table(self.data_dir, f"client-{file}", header, export_rows, xlsx=self.opts.client_xlsx)
+        exports = write_table(
+            self.data_dir, f"client-{file}", header, export_rows, xlsx=self.opts.client_xlsx
+        )
         html = self.renderer.render(
             "client.html",
             root="../",
@@ -425,10 +494,19 @@ class Builder:
                         report_parties.c.target == self.target, report_parties.c.party_id.in_(chunk)
                     )
                 )
-            rows = [(self.target, pid, json.dumps(s, ensure_ascii=False), now) for pid, s in summaries.items() if s]
+            rows = [
+                (self.target, pid, json.dumps(s, ensure_ascii=False), now)
+                for pid, s in summaries.items()
+                if s
+            ]
             for chunk in D._chunks(rows, 5000):
-                bulk_write(conn, report_parties, ["target", "party_id", "summary", "updated_us"], chunk,
-                           update=["summary", "updated_us"])  # fmt: skip
+                bulk_write(
+                    conn,
+                    report_parties,
+                    ["target", "party_id", "summary", "updated_us"],
+                    chunk,
+                    update=["summary", "updated_us"],
+                )
             stored = [
                 json.loads(s)
                 for (s,) in conn.execute(
@@ -455,13 +533,31 @@ class Builder:
         h = data_hash(self.renderer.version, parties, self.opts.period)
         if self._unchanged("index.html", h):
             return
-        header = [loc["name"], loc["phones"], loc["manager"], loc["calls_in"], loc["calls_out"], loc["missed"],
-                  loc["open_missed"], loc["talk_total"], loc["wait_avg"], loc["last_contact"]]  # fmt: skip
+        header = [
+            loc["name"],
+            loc["phones"],
+            loc["manager"],
+            loc["calls_in"],
+            loc["calls_out"],
+            loc["missed"],
+            loc["open_missed"],
+            loc["talk_total"],
+            loc["wait_avg"],
+            loc["last_contact"],
+        ]
         rows = [
-            (p["name"], " ".join(p["phones"]), p["manager"], p["fig"]["calls_in"], p["fig"]["calls_out"],
-             p["fig"]["missed"], sum(c[1] for c in p["cb"]), p["fig"]["talk"],
-             round(p["fig"]["wait_avg"], 1) if p["fig"]["wait_avg"] is not None else None,
-             self._when(p["fig"]["last_us"]))  # fmt: skip
+            (
+                p["name"],
+                " ".join(p["phones"]),
+                p["manager"],
+                p["fig"]["calls_in"],
+                p["fig"]["calls_out"],
+                p["fig"]["missed"],
+                sum(c[1] for c in p["cb"]),
+                p["fig"]["talk"],
+                round(p["fig"]["wait_avg"], 1) if p["fig"]["wait_avg"] is not None else None,
+                self._when(p["fig"]["last_us"]),
+            )
             for p in parties
         ]
         exports = {"clients": write_table(self.data_dir, "clients", header, rows)}
@@ -471,17 +567,34 @@ class Builder:
             for r in by_manager[m]
         ]
         exports["callbacks"] = write_table(
-            self.data_dir, "callbacks",
-            [loc["manager"], loc["client"], loc["number"], loc["open_missed"], loc["last_missed"], "linkedid"],
+            self.data_dir,
+            "callbacks",
+            [
+                loc["manager"],
+                loc["client"],
+                loc["number"],
+                loc["open_missed"],
+                loc["last_missed"],
+                "linkedid",
+            ],
             cb_rows,
-        )  # fmt: skip
+        )
         if unknown:
             exports["unknown"] = write_table(
-                self.data_dir, "unknown-numbers",
+                self.data_dir,
+                "unknown-numbers",
                 [loc["number"], loc["name"], loc["calls_total"], loc["missed"], loc["last_contact"]],
-                [(p["phones"][0], p["name"], p["fig"]["total"], p["fig"]["missed"], self._when(p["fig"]["last_us"]))
-                 for p in unknown],
-            )  # fmt: skip
+                [
+                    (
+                        p["phones"][0],
+                        p["name"],
+                        p["fig"]["total"],
+                        p["fig"]["missed"],
+                        self._when(p["fig"]["last_us"]),
+                    )
+                    for p in unknown
+                ],
+            )
         html = self.renderer.render(
             "index.html",
             root="",
@@ -526,7 +639,9 @@ class Builder:
                 "number": r["external_number"] or "",
                 "employee": directory.by_extension.get(r["extension"] or "", r["extension"] or ""),
                 "client": directory.names.get(r["client_ref"] or "", r["client_ref"] or ""),
-                "client_page": f"clients/{party_file(r['client_ref'])}.html" if r["client_ref"] in directory.names else None,
+                "client_page": f"clients/{party_file(r['client_ref'])}.html"
+                if r["client_ref"] in directory.names
+                else None,
                 "event": event_href(r["event_ref"], doc, base),
                 "event_ref": r["event_ref"] or "",
                 "linkedid": r["linkedid"],
@@ -534,16 +649,44 @@ class Builder:
             }
             for r in rows
         ]
-        header = [loc["status"], loc["when"], loc["number"], loc["employee"], loc["client"], loc["event"], "linkedid", loc["detail"]]
+        header = [
+            loc["status"],
+            loc["when"],
+            loc["number"],
+            loc["employee"],
+            loc["client"],
+            loc["event"],
+            "linkedid",
+            loc["detail"],
+        ]
         exports = write_table(
-            self.data_dir, "reconciliation-problems", header,
-            [(loc[v["status"]], v["when"], v["number"], v["employee"], v["client"], v["event_ref"], v["linkedid"], v["detail"])
-             for v in view],
-        )  # fmt: skip
+            self.data_dir,
+            "reconciliation-problems",
+            header,
+            [
+                (
+                    loc[v["status"]],
+                    v["when"],
+                    v["number"],
+                    v["employee"],
+                    v["client"],
+                    v["event_ref"],
+                    v["linkedid"],
+                    v["detail"],
+                )
+                for v in view
+            ],
+        )
         html = self.renderer.render(
-            "reconciliation.html", root="", page_title=loc["reconciliation"], counts=counts, rows=view,
-            total=total, exports=[f"data/{n}" for n in exports], period=self.opts.period,
-        )  # fmt: skip
+            "reconciliation.html",
+            root="",
+            page_title=loc["reconciliation"],
+            counts=counts,
+            rows=view,
+            total=total,
+            exports=[f"data/{n}" for n in exports],
+            period=self.opts.period,
+        )
         write_text(self.opts.out_dir / "reconciliation.html", html)
         self._rendered("reconciliation.html")
 
@@ -558,30 +701,54 @@ class Builder:
             return self._when(int(v.timestamp() * 1_000_000)) if v is not None else ""
 
         views: dict[str, dict[str, Any]] = {}
-        specs = {
+        specs: dict[str, tuple[list[str], dict[str, Any]]] = {
             "quarantine": (["source", "row_key", "reason", "raw", "first_seen"], {"first_seen": when_dt}),
-            "dead_letters": (["source", "row_id", "status", "code", "message", "dead_us"], {"dead_us": self._when}),
-            "recording_problems": (["kind", "source", "subject", "reason", "seen_us"], {"seen_us": self._when}),
+            "dead_letters": (
+                ["source", "row_id", "status", "code", "message", "dead_us"],
+                {"dead_us": self._when},
+            ),
+            "recording_problems": (
+                ["kind", "source", "subject", "reason", "seen_us"],
+                {"seen_us": self._when},
+            ),
             "runs": (["job", "started", "status", "exit_code", "summary"], {"started": when_dt}),
         }
         for name, (cols, conv) in specs.items():
             rows, total = tables[name]
-            values = [[conv[c](r[c]) if c in conv else ("" if r[c] is None else r[c]) for c in cols] for r in rows]
+            values = [
+                [conv[c](r[c]) if c in conv else ("" if r[c] is None else r[c]) for c in cols] for r in rows
+            ]
             files = write_table(self.data_dir, f"quality-{name.replace('_', '-')}", cols, values)
-            views[name] = {"cols": cols, "rows": values, "total": total, "exports": [f"data/{n}" for n in files]}
+            views[name] = {
+                "cols": cols,
+                "rows": values,
+                "total": total,
+                "exports": [f"data/{n}" for n in files],
+            }
         html = self.renderer.render(
-            "quality.html", root="", page_title=loc["quality"], tables=views, problems=problems,
+            "quality.html",
+            root="",
+            page_title=loc["quality"],
+            tables=views,
+            problems=problems,
             period=self.opts.period,
-        )  # fmt: skip
+        )
         write_text(self.opts.out_dir / "quality.html", html)
         self._rendered("quality.html")
 
     def _save_hashes(self, conn: Connection) -> None:
         now = time.time_ns() // 1000
-        changed = [(self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h]
+        changed = [
+            (self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h
+        ]
         for chunk in D._chunks(changed, 5000):
-            bulk_write(conn, report_pages, ["target", "page", "data_hash", "rendered_us"], chunk,
-                       update=["data_hash", "rendered_us"])  # fmt: skip
+            bulk_write(
+                conn,
+                report_pages,
+                ["target", "page", "data_hash", "rendered_us"],
+                chunk,
+                update=["data_hash", "rendered_us"],
+            )
 
 
 def build_reports(

@@ -5,7 +5,7 @@ Every text that reaches the SVG goes through `escape`; numbers are formatted by 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -14,7 +14,7 @@ COLORS = {"inbound": "#2f6db5", "outbound": "#3a9a5b", "missed": "#d0473a"}
 
 def weekly_bars(
     weeks: Sequence[str],
-    series: dict[str, Sequence[int]],
+    series: Mapping[str, Sequence[int]],
     labels: dict[str, str],
     week_label: Sequence[str],
     title: str,
@@ -38,7 +38,7 @@ def weekly_bars(
     step = max(1, n // 8)
     for i in range(n):
         x = left + i * bar
-        y = top + plot_h
+        y: float = top + plot_h
         for key, values in series.items():
             v = values[i]
             if not v:
@@ -55,9 +55,11 @@ def weekly_bars(
                 f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 14}" class="tick" '
                 f'text-anchor="middle">{escape(week_label[i])}</text>'
             )
-    lx = left
+    lx: float = left
     for key in series:
-        out.append(f'<rect x="{lx}" y="{height + 6}" width="10" height="10" fill="{COLORS.get(key, "#888")}"/>')
+        out.append(
+            f'<rect x="{lx}" y="{height + 6}" width="10" height="10" fill="{COLORS.get(key, "#888")}"/>'
+        )
         label = escape(labels.get(key, key))
         out.append(f'<text x="{lx + 14}" y="{height + 15}" class="tick">{label}</text>')
         lx += 24 + 8 * len(str(labels.get(key, key)))
@@ -75,10 +77,14 @@ def heatmap(grid: Sequence[Sequence[int]], weekdays: Sequence[str], title: str) 
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
     ]
     for h in range(0, 24, 3):
-        out.append(f'<text x="{left + h * cell + cell / 2}" y="11" class="tick" text-anchor="middle">{h}</text>')
+        out.append(
+            f'<text x="{left + h * cell + cell / 2}" y="11" class="tick" text-anchor="middle">{h}</text>'
+        )
     for d in range(7):
         y = top + d * cell
-        out.append(f'<text x="{left - 4}" y="{y + 15}" class="tick" text-anchor="end">{escape(weekdays[d])}</text>')
+        out.append(
+            f'<text x="{left - 4}" y="{y + 15}" class="tick" text-anchor="end">{escape(weekdays[d])}</text>'
+        )
         for h in range(24):
             v = grid[d][h]
             alpha = 0.06 + 0.94 * v / peak if v else 0.0

@@ -113,7 +113,7 @@ def _fetch(conn: Connection, stmt: Any) -> list[Any]:
     """Rows as plain tuples via the driver (SQLAlchemy's Row objects cost more than the query)."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     result = conn.exec_driver_sql(str(compiled), _params(compiled))
-    return result.fetchall()
+    return list(result.fetchall())
 
 
 def _params(compiled: Any) -> Any:
@@ -132,7 +132,9 @@ def read_links(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> pd.D
         rows = list(_fetch(conn, stmt))
     else:
         for chunk in _chunks(sorted(keys)):
-            rows.extend(_fetch(conn, stmt.where(tuple_(call_links.c.source, call_links.c.linkedid).in_(chunk))))
+            rows.extend(
+                _fetch(conn, stmt.where(tuple_(call_links.c.source, call_links.c.linkedid).in_(chunk)))
+            )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -182,7 +184,9 @@ def read_recordings(conn: Connection, keys: Sequence[tuple[str, str]] | None) ->
     else:
         for chunk in _chunks(sorted(keys)):
             rows.extend(
-                _fetch(conn, stmt.where(tuple_(recording_links.c.source, recording_links.c.linkedid).in_(chunk)))
+                _fetch(
+                    conn, stmt.where(tuple_(recording_links.c.source, recording_links.c.linkedid).in_(chunk))
+                )
             )
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
@@ -214,7 +218,11 @@ def event_numbers(conn: Connection, refs: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in _chunks(sorted(set(refs))):
         out.update(
-            dict(conn.execute(select(events.c.ref_key, events.c.number).where(events.c.ref_key.in_(chunk))).all())
+            dict(
+                conn.execute(
+                    select(events.c.ref_key, events.c.number).where(events.c.ref_key.in_(chunk))
+                ).all()
+            )
         )
     return out
 
@@ -254,7 +262,9 @@ def changed_numbers(conn: Connection, marks: dict[str, int], margin_us: int) -> 
     rec_paths = [
         p
         for (p,) in conn.execute(
-            select(recordings.c.path_id).where(recordings.c.scanned_us > marks.get("recordings", 0) - margin_us)
+            select(recordings.c.path_id).where(
+                recordings.c.scanned_us > marks.get("recordings", 0) - margin_us
+            )
         )
     ]
     for chunk in _chunks(rec_paths):
@@ -286,7 +296,9 @@ def reconciliation_rows(conn: Connection, limit: int) -> tuple[dict[str, int], l
         s: int(n)
         for s, n in conn.execute(select(call_links.c.status, func.count()).group_by(call_links.c.status))
     }
-    counts["event_without_call"] = int(conn.execute(select(func.count()).select_from(orphan_events)).scalar_one())
+    counts["event_without_call"] = int(
+        conn.execute(select(func.count()).select_from(orphan_events)).scalar_one()
+    )
     stmt = (
         select(
             call_links.c.status,
@@ -339,22 +351,40 @@ def quality_tables(conn: Connection, limit: int) -> dict[str, tuple[list[dict[st
 
     return {
         "quarantine": table(
-            select(quarantine.c.source, quarantine.c.row_key, quarantine.c.reason, quarantine.c.raw,
-                   quarantine.c.first_seen).order_by(quarantine.c.first_seen.desc(), quarantine.c.row_key),
+            select(
+                quarantine.c.source,
+                quarantine.c.row_key,
+                quarantine.c.reason,
+                quarantine.c.raw,
+                quarantine.c.first_seen,
+            ).order_by(quarantine.c.first_seen.desc(), quarantine.c.row_key),
             quarantine,
-        ),  # fmt: skip
+        ),
         "dead_letters": table(
-            select(dead_letters.c.source, dead_letters.c.row_id, dead_letters.c.status, dead_letters.c.code,
-                   dead_letters.c.message, dead_letters.c.dead_us).order_by(dead_letters.c.dead_us.desc(),
-                                                                            dead_letters.c.row_id),
+            select(
+                dead_letters.c.source,
+                dead_letters.c.row_id,
+                dead_letters.c.status,
+                dead_letters.c.code,
+                dead_letters.c.message,
+                dead_letters.c.dead_us,
+            ).order_by(dead_letters.c.dead_us.desc(), dead_letters.c.row_id),
             dead_letters,
-        ),  # fmt: skip
+        ),
         "recording_problems": table(
-            select(recording_problems.c.kind, recording_problems.c.source, recording_problems.c.subject,
-                   recording_problems.c.reason, recording_problems.c.seen_us).order_by(
-                recording_problems.c.kind, recording_problems.c.seen_us.desc(), recording_problems.c.problem_id),
+            select(
+                recording_problems.c.kind,
+                recording_problems.c.source,
+                recording_problems.c.subject,
+                recording_problems.c.reason,
+                recording_problems.c.seen_us,
+            ).order_by(
+                recording_problems.c.kind,
+                recording_problems.c.seen_us.desc(),
+                recording_problems.c.problem_id,
+            ),
             recording_problems,
-        ),  # fmt: skip
+        ),
         "runs": table(
             select(runs.c.job, runs.c.started, runs.c.status, runs.c.exit_code, runs.c.summary).order_by(
                 runs.c.id.desc()

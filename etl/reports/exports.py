@@ -52,7 +52,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_table(folder: Path, stem: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *, xlsx: bool = True) -> list[str]:
+def write_table(
+    folder: Path, stem: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *, xlsx: bool = True
+) -> list[str]:
     """Writes `stem`.csv (and `stem`.xlsx); returns the file names written."""
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / f"{stem}.csv", header, rows)

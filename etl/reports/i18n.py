@@ -179,7 +179,8 @@ LABELS: dict[str, dict[str, str]] = {
 
 
 class Locale:
-    """Formats for one language: `ru` writes 1 234,5 and 05.11.2026 14:03, `en` 1,234.5 and 2026-11-05 14:03."""
+    """Formats for one language: `ru` writes 1 234,5 and 05.11.2026 14:03,
+    `en` 1,234.5 and 2026-11-05 14:03."""
 
     def __init__(self, lang: str) -> None:
         if lang not in LABELS:
@@ -208,7 +209,7 @@ class Locale:
         """`m:ss`, or `h:mm:ss` from an hour on."""
         if seconds is None or seconds != seconds:
             return ""
-        s = int(round(float(seconds)))
+        s = round(float(seconds))
         h, rem = divmod(s, 3600)
         m, sec = divmod(rem, 60)
         return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

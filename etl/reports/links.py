@@ -17,7 +17,9 @@ import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
-GUID_RE = re.compile(r"^([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})$")
+GUID_RE = re.compile(
+    r"^([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})$"
+)
 NAME_RE = re.compile(r"^\w{1,80}$")
 
 
