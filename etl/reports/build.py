@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ from .charts import heatmap, weekly_bars
 from .exports import write_table
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
-from .render import Renderer, data_hash, write_text
+from .render import Renderer, call_rows_html, data_hash, write_text
 from .state import report_marks, report_pages, report_parties
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
@@ -464,6 +464,7 @@ class Builder:
             party=summary,
             fig=fig,
             rows=rows,
+            rows_html=call_rows_html(rows, loc),
             charts=charts,
             callbacks=callbacks,
             exports=[f"../data/{n}" for n in exports],
@@ -478,8 +479,8 @@ class Builder:
     def _when(self, us: int | None) -> str:
         if us is None:
             return ""
-        t = pd.Timestamp(int(us), unit="us", tz="UTC").tz_convert(self.opts.zone)
-        return self.loc.when(t.strftime("%Y-%m-%dT%H:%M"))
+        t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
+        return self.loc.when(t.isoformat())
 
     # --- the index ------------------------------------------------------------------------
     def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:

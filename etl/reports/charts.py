@@ -80,18 +80,22 @@ def heatmap(grid: Sequence[Sequence[int]], weekdays: Sequence[str], title: str) 
         out.append(
             f'<text x="{left + h * cell + cell / 2}" y="11" class="tick" text-anchor="middle">{h}</text>'
         )
+    size = cell - 2
     for d in range(7):
         y = top + d * cell
-        out.append(
-            f'<text x="{left - 4}" y="{y + 15}" class="tick" text-anchor="end">{escape(weekdays[d])}</text>'
-        )
+        day = str(escape(weekdays[d]))
+        out.append(f'<text x="{left - 4}" y="{y + 15}" class="tick" text-anchor="end">{day}</text>')
+        row = grid[d]
         for h in range(24):
-            v = grid[d][h]
-            alpha = 0.06 + 0.94 * v / peak if v else 0.0
-            fill = f"rgba(47,109,181,{alpha:.2f})" if v else "#f3f3f3"
-            out.append(
-                f'<rect x="{left + h * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{fill}">'
-                f"<title>{escape(weekdays[d])} {h}:00 — {v}</title></rect>"
-            )
+            v = row[h]
+            x = left + h * cell
+            if v:
+                fill = f"rgba(47,109,181,{0.06 + 0.94 * v / peak:.2f})"
+                out.append(
+                    f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}">'
+                    f"<title>{day} {h}:00 — {v}</title></rect>"
+                )
+            else:
+                out.append(f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="#f3f3f3"/>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -179,7 +179,9 @@ def read_recordings(conn: Connection, keys: Sequence[tuple[str, str]] | None) ->
         )
     )
     rows: list[Any] = []
-    if keys is None:
+    if conn.execute(select(recording_links.c.path_id).limit(1)).first() is None:
+        pass  # nothing linked: no [recordings], or not scanned yet
+    elif keys is None:
         rows = list(_fetch(conn, stmt))
     else:
         for chunk in _chunks(sorted(keys)):

@@ -26,12 +26,10 @@ def _cell(value: Any) -> Any:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8-sig") as f:
+    with path.open("w", newline="", encoding="utf-8-sig") as f:
         w = csv.writer(f)
         w.writerow(header)
-        w.writerows([[_cell(v) for v in r] for r in rows])
-    tmp.replace(path)
+        w.writerows([[_cell(v) if isinstance(v, str) else v for v in r] for r in rows])
 
 
 def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], sheet: str = "data") -> None:

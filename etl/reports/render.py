@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 import reports
 
@@ -80,6 +80,37 @@ class Renderer:
         if tpl is None:
             tpl = self._templates[template] = self.env.get_template(template)
         return str(tpl.render(**context))
+
+
+def call_rows_html(rows: list[tuple[Any, ...]], loc: Locale) -> Markup:
+    """The calls table body. Built here rather than in the template because Jinja's per-cell
+    machinery cost ~90 µs a row (a million-call report spent most of its time there); every
+    value still goes through `escape`, exactly as autoescape would, and hrefs come only from
+    `links`, which builds them from checked parts."""
+    if not rows:
+        return Markup(f'<tr><td colspan="10">{escape(loc["none"])}</td></tr>')
+    esc = escape
+    labels = {k: str(esc(loc.direction(k))) for k in ("inbound", "outbound", "internal")}
+    outcomes = {k: str(esc(loc.outcome(k))) for k in ("answered", "missed")}
+    no_audio, open_1c = str(esc(loc["no_audio"])), str(esc(loc["open_1c"]))
+    dur = loc.duration
+    out = []
+    for when, direction, number, employee, wait, talk, outcome, audio, event, event_no, linkedid in rows:
+        d = labels.get(direction) or str(esc(direction))
+        o = outcomes.get(outcome) or str(esc(outcome))
+        a = f'<audio controls preload="none" src="{esc(audio)}">{no_audio}</audio>' if audio else ""
+        e = (
+            f'<a class="e1c" href="{esc(event)}" title="{open_1c}">{esc(clip(event_no, 40)) or open_1c}</a>'
+            if event
+            else ""
+        )
+        out.append(
+            f'<tr class="{esc(outcome)}"><td>{esc(when)}</td><td>{d}</td><td>{esc(number)}</td>'
+            f'<td><bdi>{esc(clip(employee))}</bdi></td><td class="n">{dur(wait)}</td>'
+            f'<td class="n">{dur(talk)}</td><td>{o}</td><td>{a}</td><td>{e}</td>'
+            f'<td class="id">{esc(clip(linkedid, 150))}</td></tr>\n'
+        )
+    return Markup("".join(out))
 
 
 def write_text(path: Path, text: str) -> None:
