@@ -28,8 +28,23 @@ from etl.onec.readers import client_phones, clients, employees
 from etl.reports import build_reports
 from etl.store import Ledger, bulk_write, calls
 
-CALL_COLS = ["source", "linkedid", "start_us", "answer_us", "end_us", "wait", "talk", "direction",
-             "external_number", "extension", "outcome", "reason", "legs", "attempts", "updated_us"]  # fmt: skip
+CALL_COLS = [
+    "source",
+    "linkedid",
+    "start_us",
+    "answer_us",
+    "end_us",
+    "wait",
+    "talk",
+    "direction",
+    "external_number",
+    "extension",
+    "outcome",
+    "reason",
+    "legs",
+    "attempts",
+    "updated_us",
+]
 START_US = (time.time_ns() // 1000) - 100 * 86_400_000_000  # 100 days ago: every call is in the past
 DAY_US = 86_400_000_000
 
@@ -59,9 +74,25 @@ def make_ledger(url: str, n_calls: int, n_clients: int, seed: int = 1) -> list[s
             direction = "inbound" if rnd.random() < 0.65 else "outbound"
             answered = rnd.random() < 0.8
             wait, talk = rnd.randrange(1, 40), rnd.randrange(5, 600) if answered else 0
-            rows.append(("default", f"{t // 1_000_000}.{k}", t, t + wait * 1_000_000 if answered else None,
-                         t + (wait + talk) * 1_000_000, wait, talk, direction, rnd.choice(numbers),
-                         str(101 + rnd.randrange(20)), "answered" if answered else "missed", "", 1, 1, t))  # fmt: skip
+            rows.append(
+                (
+                    "default",
+                    f"{t // 1_000_000}.{k}",
+                    t,
+                    t + wait * 1_000_000 if answered else None,
+                    t + (wait + talk) * 1_000_000,
+                    wait,
+                    talk,
+                    direction,
+                    rnd.choice(numbers),
+                    str(101 + rnd.randrange(20)),
+                    "answered" if answered else "missed",
+                    "",
+                    1,
+                    1,
+                    t,
+                )
+            )
             if len(rows) == 50_000:
                 bulk_write(conn, calls, CALL_COLS, rows)
                 rows = []
@@ -98,11 +129,31 @@ def main() -> None:
         rnd = random.Random(2)
         now = time.time_ns() // 1000
         with ledger.begin() as conn:
-            bulk_write(conn, calls, CALL_COLS, [
-                ("default", f"new.{k}", START_US + 95 * DAY_US + k, None, START_US + 95 * DAY_US + k + 1, 3, 0,
-                 "inbound", rnd.choice(numbers), "101", "missed", "", 1, 1, now)
-                for k in range(args.new)
-            ])  # fmt: skip
+            bulk_write(
+                conn,
+                calls,
+                CALL_COLS,
+                [
+                    (
+                        "default",
+                        f"new.{k}",
+                        START_US + 95 * DAY_US + k,
+                        None,
+                        START_US + 95 * DAY_US + k + 1,
+                        3,
+                        0,
+                        "inbound",
+                        rnd.choice(numbers),
+                        "101",
+                        "missed",
+                        "",
+                        1,
+                        1,
+                        now,
+                    )
+                    for k in range(args.new)
+                ],
+            )
         t0 = time.perf_counter()
         inc = build_reports(settings, ledger)
         t_inc = time.perf_counter() - t0
