@@ -319,6 +319,8 @@ class ReportsSettings:
     timezone: str
     lang: str = "ru"
     callback_hours: float = 24.0
+    onec_link_base: str = ""  # web-client address before `e1cib/…` (empty: bare navigation links)
+    client_xlsx: bool = True  # an XLSX beside each client's CSV (5 ms a client; off for huge bases)
 
 
 @dataclass(frozen=True)
@@ -688,6 +690,8 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
             timezone=sec.zone("timezone", local_zone_name()),
             lang=sec.choice("lang", "ru", ("ru", "en")),
             callback_hours=sec.number("callback_hours", 24.0, minimum=0),
+            onec_link_base=_link_base(sec),
+            client_xlsx=sec.flag("client_xlsx", True),
         )
         sec.done()
 
@@ -723,6 +727,14 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
         keep_runs=keep_runs,
         keep_delivered=keep_delivered,
     )
+
+
+def _link_base(sec: Section) -> str:
+    """The web-client prefix of 1C navigation links: http(s) only, it becomes an href."""
+    value = str(sec.text("onec_link_base", "")).strip()
+    if value and not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
+        raise ConfigError("expected an http(s):// address ending before e1cib/…", sec.key("onec_link_base"))
+    return value
 
 
 def _recordings(sec: Section) -> RecordingsSettings:

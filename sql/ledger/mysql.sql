@@ -263,6 +263,29 @@ CREATE INDEX ix_recordings_stem ON recordings (stem);
 
 CREATE INDEX ix_recordings_uniqueid ON recordings (uniqueid);
 
+CREATE TABLE report_marks (
+	target VARCHAR(40) NOT NULL, 
+	name VARCHAR(40) NOT NULL, 
+	value TEXT NOT NULL, 
+	PRIMARY KEY (target, name)
+);
+
+CREATE TABLE report_pages (
+	target VARCHAR(40) NOT NULL, 
+	page VARCHAR(200) NOT NULL, 
+	data_hash VARCHAR(32) NOT NULL, 
+	rendered_us BIGINT NOT NULL, 
+	PRIMARY KEY (target, page)
+);
+
+CREATE TABLE report_parties (
+	target VARCHAR(40) NOT NULL, 
+	party_id VARCHAR(64) NOT NULL, 
+	summary TEXT NOT NULL, 
+	updated_us BIGINT NOT NULL, 
+	PRIMARY KEY (target, party_id)
+);
+
 CREATE TABLE runs (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	job VARCHAR(32) NOT NULL, 

@@ -1,0 +1,772 @@
+"""Building the reports: which pages to (re)compute, one grouped pass over their calls,
+rendering only pages whose data hash changed, then the index, reconciliation and quality.
+
+Modes:
+- full: no marks yet for this output folder, or settings/templates changed: every party is
+  computed from one read of the calls; pages whose data hash is unchanged are still skipped.
+- incremental: the numbers whose calls, 1C links or recordings changed since the last run
+  (watermarks), plus clients whose 1C card changed, are recomputed — only their calls are read.
+- client: `--client ID` renders that one page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
+
+from etl.config import Settings
+from etl.errors import ConfigError
+from etl.onec.reconcile import day_bounds_us
+from etl.phones import normalise_number
+from etl.store import Ledger, bulk_write
+
+from . import data as D
+from . import figures as F
+from .charts import heatmap, weekly_bars
+from .exports import write_table
+from .i18n import Locale
+from .links import GUID_RE, RecordingLinker, event_href
+from .render import Renderer, call_rows_html, data_hash, write_text
+from .state import report_marks, report_pages, report_parties
+
+MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
+MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
+CALL_HEADER = (
+    "when",
+    "direction",
+    "number",
+    "employee",
+    "wait",
+    "talk",
+    "outcome",
+    "recording",
+    "event",
+    "linkedid",
+)
+
+
+@dataclass
+class ReportSummary:
+    out_dir: str
+    mode: str
+    parties: int = 0
+    calls: int = 0
+    pages_rendered: int = 0
+    pages_unchanged: int = 0
+    callbacks: int = 0
+    seconds: float = 0.0
+    pages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    out_dir: Path
+    zone: ZoneInfo
+    lang: str
+    callback_hours: float
+    since_us: int | None
+    until_us: int | None
+    period: str
+    event_document: str
+    onec_link_base: str
+    client_xlsx: bool
+    rec_root: Path | None
+    url_base: str
+
+    @classmethod
+    def of(cls, settings: Settings, out_dir: Path | None, since: date | None, until: date | None) -> Options:
+        rs = settings.reports
+        zone = ZoneInfo(rs.timezone if rs else (settings.onec.timezone if settings.onec else "UTC"))
+        folder = out_dir or (rs.dir if rs else settings.lock_dir / "reports")
+        lo = hi = None
+        if since or until:
+            lo_d = since or date(1970, 1, 2)
+            hi_d = until or date(9998, 12, 30)
+            if lo_d > hi_d:
+                raise ConfigError("--since is after --until", "--since")
+            lo, hi = day_bounds_us(lo_d, hi_d, zone)
+            lo = lo if since else None
+            hi = hi if until else None
+        return cls(
+            out_dir=folder.resolve(),
+            zone=zone,
+            lang=rs.lang if rs else "ru",
+            callback_hours=rs.callback_hours if rs else 24.0,
+            since_us=lo,
+            until_us=hi,
+            period=f"{since.isoformat() if since else '…'} — {until.isoformat() if until else '…'}"
+            if since or until
+            else "",
+            event_document=settings.onec.event_document if settings.onec else "Document_Событие",
+            onec_link_base=rs.onec_link_base if rs else "",
+            client_xlsx=rs.client_xlsx if rs else True,
+            rec_root=settings.recordings.root if settings.recordings else None,
+            url_base=settings.recordings.url_base if settings.recordings else "",
+        )
+
+    def fingerprint(self, template_version: str) -> str:
+        parts = [
+            template_version,
+            str(self.zone),
+            self.lang,
+            self.callback_hours,
+            self.since_us,
+            self.until_us,
+            self.event_document,
+            self.onec_link_base,
+            self.client_xlsx,
+            str(self.rec_root),
+            self.url_base,
+        ]
+        return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+
+
+def party_file(party_id: str) -> str:
+    """A safe file name for a party: GUIDs and digit strings as they are, anything else hashed."""
+    if GUID_RE.match(party_id) or (party_id[:1] == "n" and party_id[1:].isdigit()):
+        return party_id.lower()
+    return "x" + hashlib.sha1(party_id.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+class Builder:
+    def __init__(self, settings: Settings, ledger: Ledger, opts: Options) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.opts = opts
+        self.loc = Locale(opts.lang)
+        self.renderer = Renderer(self.loc)
+        self.target = hashlib.sha1(str(opts.out_dir).encode()).hexdigest()
+        self.pages_dir = opts.out_dir / "clients"
+        self.data_dir = opts.out_dir / "data"
+        self.recs = RecordingLinker(opts.rec_root, opts.url_base, self.pages_dir, opts.out_dir)
+        self.summary = ReportSummary(str(opts.out_dir), "full")
+        self.old_hashes: dict[str, str] = {}
+        self.new_hashes: dict[str, str] = {}
+
+    # --- orchestration --------------------------------------------------------------------
+    def run(self, client: str | None, full: bool) -> ReportSummary:
+        started = time.perf_counter()
+        for d in (self.opts.out_dir, self.pages_dir, self.data_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        with self.ledger.engine.connect() as conn:
+            self.old_hashes = dict(
+                conn.execute(
+                    select(report_pages.c.page, report_pages.c.data_hash).where(
+                        report_pages.c.target == self.target
+                    )
+                ).all()
+            )
+            marks = {
+                k: v
+                for k, v in conn.execute(
+                    select(report_marks.c.name, report_marks.c.value).where(
+                        report_marks.c.target == self.target
+                    )
+                )
+            }
+            directory = D.read_directory(conn)
+            stamps = D.watermarks(conn)
+            fp = self.opts.fingerprint(self.renderer.version)
+            if client is not None:
+                self.summary.mode = "client"
+                pid = self._resolve(client, directory)
+                summaries = self._parties(conn, directory, {pid})
+            elif full or marks.get("fingerprint") != fp or "stamps" not in marks:
+                self.summary.mode = "full"
+                summaries = self._parties(conn, directory, None)
+            else:
+                self.summary.mode = "incremental"
+                dirty = self._dirty(conn, directory, json.loads(marks["stamps"]))
+                summaries = self._parties(conn, directory, dirty) if dirty else {}
+            if client is None:
+                stored = self._store_parties(summaries)
+                self._index(stored, directory)
+                self._reconciliation(conn, directory)
+                self._quality(conn)
+        with self.ledger.begin() as wconn:
+            self._save_hashes(wconn)
+            if client is None:
+                bulk_write(
+                    wconn,
+                    report_marks,
+                    ["target", "name", "value"],
+                    [(self.target, "fingerprint", fp), (self.target, "stamps", json.dumps(stamps))],
+                    update=["value"],
+                )
+        self.summary.seconds = round(time.perf_counter() - started, 3)
+        return self.summary
+
+    def _resolve(self, client: str, directory: Any) -> str:
+        if client in directory.names:
+            return client
+        number = normalise_number(client)
+        if number:
+            owners = sorted(directory.owners_of([number]))
+            return owners[0] if owners else F.number_party(number)
+        raise ConfigError(f"no client or phone number {client!r} in the ledger", "--client")
+
+    def _dirty(self, conn: Connection, directory: D.Directory, stamps: dict[str, int]) -> set[str]:
+        numbers, refs = D.changed_numbers(conn, stamps, MARGIN_US)
+        owners = directory.owners_of(numbers)
+        owned = set(directory.owners[directory.owners["phone"].isin(numbers)]["phone"])
+        dirty = set(owners) | refs | {F.number_party(n) for n in numbers - owned}
+        stored = {
+            pid: json.loads(s)
+            for pid, s in conn.execute(
+                select(report_parties.c.party_id, report_parties.c.summary).where(
+                    report_parties.c.target == self.target
+                )
+            )
+        }
+        for ref in directory.names:
+            if stored.get(ref, {}).get("fp") != directory.fingerprint(ref):
+                dirty.add(ref)
+        dirty.update(
+            pid for pid, s in stored.items() if s.get("kind") == "client" and pid not in directory.names
+        )
+        # a number a client gained or lost moves between that client and its own number page
+        for ref in list(dirty):
+            dirty.update(F.number_party(p) for p in directory.phones.get(ref, []))
+            dirty.update(F.number_party(p) for p in stored.get(ref, {}).get("phones", []))
+        return dirty
+
+    # --- per-party pages ------------------------------------------------------------------
+    def _parties(
+        self, conn: Connection, directory: D.Directory, only: set[str] | None
+    ) -> dict[str, dict[str, Any] | None]:
+        o = self.opts
+        links_exist = D.has_links(conn)
+        if only is None:
+            frame = D.read_calls(conn, since_us=o.since_us, until_us=o.until_us)
+            keys: list[tuple[str, str]] | None = None
+        else:
+            numbers = {p for ref in only for p in directory.phones.get(ref, [])}
+            numbers |= {"+" + pid[1:] for pid in only if pid[:1] == "n" and pid[1:].isdigit()}
+            linked = D.linked_to(conn, [p for p in only if p in directory.names]) if links_exist else []
+            frame = D.read_calls(
+                conn, since_us=o.since_us, until_us=o.until_us, numbers=sorted(numbers), keys=linked
+            )
+            extra = set(frame["external_number"]) - numbers  # complete numbers for the callback rule
+            if extra:
+                more = D.read_calls(conn, since_us=o.since_us, until_us=o.until_us, numbers=sorted(extra))
+                frame = pd.concat([frame, more]).drop_duplicates(["source", "linkedid"], ignore_index=True)
+            keys = list(zip(frame["source"], frame["linkedid"], strict=True))
+        links = D.read_links(conn, keys) if links_exist else pd.DataFrame(columns=["source", "linkedid"])
+        if len(links):
+            frame = frame.merge(
+                links[["source", "linkedid", "client_ref", "event_ref"]],
+                on=["source", "linkedid"],
+                how="left",
+            )
+            frame["client_ref"] = frame["client_ref"].where(
+                frame["client_ref"].isin(list(directory.names)), None
+            )
+        else:
+            frame["client_ref"] = None
+            frame["event_ref"] = None
+        open_missed = F.missed_not_called_back(frame, o.callback_hours)
+        assigned = F.assign_parties(frame, directory.owners)
+        if only is not None:
+            assigned = assigned[assigned["party_id"].isin(only)]
+        recs = D.read_recordings(conn, keys)
+        if len(recs):
+            assigned = assigned.merge(
+                recs[["source", "linkedid", "relpath", "relpath_b64"]], on=["source", "linkedid"], how="left"
+            )
+        else:
+            assigned["relpath"] = None
+            assigned["relpath_b64"] = None
+        number_calls = assigned[assigned["party_id"].str.startswith("n")] if len(assigned) else assigned
+        if only is None:
+            cnames = D.caller_names(conn, None)
+        else:
+            cnames = D.caller_names(
+                conn, list(zip(number_calls["source"], number_calls["linkedid"], strict=True))
+            )
+        event_refs = [e for e in assigned["event_ref"].dropna().unique().tolist() if e]
+        event_no = D.event_numbers(conn, event_refs) if event_refs else {}
+        assigned = F.local_columns(assigned, o.zone) if len(assigned) else assigned
+        cb_by_party = self._callbacks(open_missed, assigned)
+        self.summary.callbacks += len(open_missed)
+        out: dict[str, dict[str, Any] | None] = {}
+        seen: set[str] = set()
+        if len(assigned):
+            assigned = assigned.sort_values(
+                ["party_id", "start_us", "linkedid"], ascending=[True, False, True], kind="stable"
+            )
+            arrays = {
+                c: assigned[c].to_numpy()
+                for c in ("direction", "outcome", "wait", "talk", "start_us", "weekday", "hour", "week")
+            }
+            arrays["direction"] = arrays["direction"].astype(str)
+            arrays["outcome"] = arrays["outcome"].astype(str)
+            lists = {
+                c: assigned[c].tolist()
+                for c in (
+                    "iso",
+                    "direction",
+                    "external_number",
+                    "extension",
+                    "wait",
+                    "talk",
+                    "outcome",
+                    "relpath",
+                    "relpath_b64",
+                    "event_ref",
+                    "linkedid",
+                )
+            }
+            for pid, s, e in F.group_bounds(assigned["party_id"].to_numpy()):
+                seen.add(pid)
+                part = {k: v[s:e] for k, v in arrays.items()}
+                rows = self._rows(lists, s, e, directory, event_no)
+                out[pid] = self._page(pid, directory, cnames, part, rows, cb_by_party.get(pid, []))
+                self.summary.calls += e - s
+        wanted = set(directory.names) if only is None else only
+        for pid in sorted(wanted - seen):
+            if pid in directory.names:
+                out[pid] = self._page(pid, directory, cnames, None, [], [])
+            else:
+                out[pid] = None  # a number without calls any more: its page goes
+        return out
+
+    def _callbacks(self, open_missed: pd.DataFrame, assigned: pd.DataFrame) -> dict[str, list[list[Any]]]:
+        if open_missed.empty or assigned.empty:
+            return {}
+        m = open_missed.merge(assigned[["source", "linkedid", "party_id"]], on=["source", "linkedid"])
+        out: dict[str, list[list[Any]]] = {}
+        for (pid, number), g in m.groupby(["party_id", "external_number"], sort=True):
+            out.setdefault(str(pid), []).append(
+                [str(number), len(g), int(g["start_us"].max()), sorted(g["linkedid"].tolist())]
+            )
+        return out
+
+    def _rows(
+        self, lists: dict[str, list[Any]], s: int, e: int, directory: D.Directory, event_no: dict[str, str]
+    ) -> list[tuple[Any, ...]]:
+        loc, doc, base = self.loc, self.opts.event_document, self.opts.onec_link_base
+        staff = directory.by_extension
+        rows = []
+        L = lists
+        for i in range(s, e):
+            ext = L["extension"][i]
+            ext = ext if isinstance(ext, str) else ""
+            ev = L["event_ref"][i]
+            rel = L["relpath"][i]
+            rows.append(
+                (
+                    loc.when(L["iso"][i]),
+                    L["direction"][i],
+                    L["external_number"][i],
+                    staff.get(ext, ext),
+                    int(L["wait"][i]),
+                    int(L["talk"][i]),
+                    L["outcome"][i],
+                    self.recs.href(rel, L["relpath_b64"][i]) if isinstance(rel, str) else None,
+                    event_href(ev, doc, base) if isinstance(ev, str) else None,
+                    event_no.get(ev, "") if isinstance(ev, str) else "",
+                    L["linkedid"][i],
+                )
+            )
+        return rows
+
+    def _page(
+        self,
+        pid: str,
+        directory: D.Directory,
+        cnames: dict[str, str],
+        part: dict[str, np.ndarray] | None,
+        rows: list[tuple[Any, ...]],
+        callbacks: list[list[Any]],
+    ) -> dict[str, Any]:
+        loc = self.loc
+        if pid in directory.names:
+            kind, name, phones = "client", directory.names[pid], directory.phones.get(pid, [])
+            manager = directory.managers.get(pid, "")
+        else:
+            number = "+" + pid[1:]
+            kind, name, phones, manager = "number", cnames.get(number, ""), [number], ""
+        empty = {
+            "direction": np.array([], dtype=str),
+            "outcome": np.array([], dtype=str),
+            "wait": np.array([]),
+            "talk": np.array([]),
+            "start_us": np.array([], dtype=np.int64),
+        }
+        fig = F.figures(part if part is not None else empty)
+        file = party_file(pid)
+        summary = {
+            "id": pid,
+            "kind": kind,
+            "name": name,
+            "phones": phones,
+            "manager": manager,
+            "fp": directory.fingerprint(pid) if kind == "client" else "",
+            "fig": fig,
+            "cb": callbacks,
+            "file": file,
+        }
+        page = f"clients/{file}.html"
+        h = data_hash(self.renderer.version, summary, rows)
+        self.new_hashes[page] = h
+        if self.old_hashes.get(page) == h and (self.opts.out_dir / page).exists():
+            self.summary.pages_unchanged += 1
+            return summary
+        weeks, series = F.weekly(part) if part is not None and len(part["week"]) else ([], {})
+        week_labels = [loc.day(w) for w in weeks]
+        charts = {
+            "weekly": weekly_bars(
+                weeks,
+                series,
+                {"inbound": loc["inbound"], "outbound": loc["outbound"], "missed": loc["missed"]},
+                week_labels,
+                loc["per_week"],
+            ),
+            "heat": heatmap(F.heat(part), loc["weekdays"].split(), loc["heatmap"])
+            if part is not None and len(part["week"])
+            else "",
+        }
+        header = [loc[k] for k in CALL_HEADER]
+        export_rows = [
+            (
+                r[0],
+                loc.direction(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                loc.outcome(r[6]),
+                r[7] or "",
+                r[9] or (r[8] or ""),
+                r[10],
+            )
+            for r in rows
+        ]
+        exports = write_table(
+            self.data_dir, f"client-{file}", header, export_rows, xlsx=self.opts.client_xlsx
+        )
+        html = self.renderer.render(
+            "client.html",
+            root="../",
+            page_title=name or (phones[0] if phones else pid),
+            party=summary,
+            fig=fig,
+            rows=rows,
+            rows_html=call_rows_html(rows, loc),
+            charts=charts,
+            callbacks=callbacks,
+            exports=[f"../data/{n}" for n in exports],
+            when=self._when,
+            period=self.opts.period,
+        )
+        write_text(self.opts.out_dir / page, html)
+        self.summary.pages_rendered += 1
+        self.summary.pages.append(page)
+        return summary
+
+    def _when(self, us: int | None) -> str:
+        if us is None:
+            return ""
+        t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
+        return self.loc.when(t.isoformat())
+
+    # --- the index ------------------------------------------------------------------------
+    def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+        now = time.time_ns() // 1000
+        with self.ledger.begin() as conn:
+            if self.summary.mode == "full":
+                conn.execute(delete(report_parties).where(report_parties.c.target == self.target))
+            gone = [pid for pid, s in summaries.items() if s is None]
+            for chunk in D._chunks(gone):
+                conn.execute(
+                    delete(report_parties).where(
+                        report_parties.c.target == self.target, report_parties.c.party_id.in_(chunk)
+                    )
+                )
+            rows = [
+                (self.target, pid, json.dumps(s, ensure_ascii=False), now)
+                for pid, s in summaries.items()
+                if s
+            ]
+            for chunk in D._chunks(rows, 5000):
+                bulk_write(
+                    conn,
+                    report_parties,
+                    ["target", "party_id", "summary", "updated_us"],
+                    chunk,
+                    update=["summary", "updated_us"],
+                )
+            stored = [
+                json.loads(s)
+                for (s,) in conn.execute(
+                    select(report_parties.c.summary).where(report_parties.c.target == self.target)
+                )
+            ]
+        for pid in gone:
+            (self.opts.out_dir / "clients" / f"{party_file(pid)}.html").unlink(missing_ok=True)
+        self.summary.parties = len(stored)
+        return stored
+
+    def _index(self, parties: list[dict[str, Any]], directory: D.Directory) -> None:
+        loc = self.loc
+        parties.sort(key=lambda p: (-(p["fig"]["last_us"] or 0), p["id"]))
+        by_manager: dict[str, list[tuple[Any, ...]]] = {}
+        for p in parties:
+            for number, count, last_us, linkedids in p["cb"]:
+                by_manager.setdefault(p["manager"] or "", []).append((p, number, count, last_us, linkedids))
+        managers = sorted(by_manager, key=lambda m: (m == "", m))
+        for m in managers:
+            by_manager[m].sort(key=lambda r: (-r[3], r[1]))
+        unknown = [p for p in parties if p["kind"] == "number"] if not directory.empty else []
+        unknown.sort(key=lambda p: (-p["fig"]["total"], p["id"]))
+        h = data_hash(self.renderer.version, parties, self.opts.period)
+        if self._unchanged("index.html", h):
+            return
+        header = [
+            loc["name"],
+            loc["phones"],
+            loc["manager"],
+            loc["calls_in"],
+            loc["calls_out"],
+            loc["missed"],
+            loc["open_missed"],
+            loc["talk_total"],
+            loc["wait_avg"],
+            loc["last_contact"],
+        ]
+        rows = [
+            (
+                p["name"],
+                " ".join(p["phones"]),
+                p["manager"],
+                p["fig"]["calls_in"],
+                p["fig"]["calls_out"],
+                p["fig"]["missed"],
+                sum(c[1] for c in p["cb"]),
+                p["fig"]["talk"],
+                round(p["fig"]["wait_avg"], 1) if p["fig"]["wait_avg"] is not None else None,
+                self._when(p["fig"]["last_us"]),
+            )
+            for p in parties
+        ]
+        exports = {"clients": write_table(self.data_dir, "clients", header, rows)}
+        cb_rows = [
+            (m or loc["no_manager"], r[0]["name"], r[1], r[2], self._when(r[3]), " ".join(r[4]))
+            for m in managers
+            for r in by_manager[m]
+        ]
+        exports["callbacks"] = write_table(
+            self.data_dir,
+            "callbacks",
+            [
+                loc["manager"],
+                loc["client"],
+                loc["number"],
+                loc["open_missed"],
+                loc["last_missed"],
+                "linkedid",
+            ],
+            cb_rows,
+        )
+        if unknown:
+            exports["unknown"] = write_table(
+                self.data_dir,
+                "unknown-numbers",
+                [loc["number"], loc["name"], loc["calls_total"], loc["missed"], loc["last_contact"]],
+                [
+                    (
+                        p["phones"][0],
+                        p["name"],
+                        p["fig"]["total"],
+                        p["fig"]["missed"],
+                        self._when(p["fig"]["last_us"]),
+                    )
+                    for p in unknown
+                ],
+            )
+        html = self.renderer.render(
+            "index.html",
+            root="",
+            page_title=loc["title"],
+            parties=parties,
+            by_manager=by_manager,
+            managers=managers,
+            unknown=unknown,
+            has_directory=not directory.empty,
+            callback_hours=loc.decimal(self.opts.callback_hours, 0)
+            if float(self.opts.callback_hours).is_integer()
+            else loc.decimal(self.opts.callback_hours),
+            exports={k: [f"data/{n}" for n in v] for k, v in exports.items()},
+            when=self._when,
+            period=self.opts.period,
+        )
+        write_text(self.opts.out_dir / "index.html", html)
+        self._rendered("index.html")
+
+    def _unchanged(self, page: str, h: str) -> bool:
+        self.new_hashes[page] = h
+        if self.old_hashes.get(page) == h and (self.opts.out_dir / page).exists():
+            self.summary.pages_unchanged += 1
+            return True
+        return False
+
+    def _rendered(self, page: str) -> None:
+        self.summary.pages_rendered += 1
+        self.summary.pages.append(page)
+
+    # --- reconciliation and quality -------------------------------------------------------
+    def _reconciliation(self, conn: Connection, directory: D.Directory) -> None:
+        loc = self.loc
+        counts, rows, total = D.reconciliation_rows(conn, MAX_ROWS)
+        if self._unchanged("reconciliation.html", data_hash(self.renderer.version, counts, rows)):
+            return
+        doc, base = self.opts.event_document, self.opts.onec_link_base
+        view = [
+            {
+                "status": r["status"],
+                "when": self._when(r["start_us"]),
+                "number": r["external_number"] or "",
+                "employee": directory.by_extension.get(r["extension"] or "", r["extension"] or ""),
+                "client": directory.names.get(r["client_ref"] or "", r["client_ref"] or ""),
+                "client_page": f"clients/{party_file(r['client_ref'])}.html"
+                if r["client_ref"] in directory.names
+                else None,
+                "event": event_href(r["event_ref"], doc, base),
+                "event_ref": r["event_ref"] or "",
+                "linkedid": r["linkedid"],
+                "detail": r["detail"] or "",
+            }
+            for r in rows
+        ]
+        header = [
+            loc["status"],
+            loc["when"],
+            loc["number"],
+            loc["employee"],
+            loc["client"],
+            loc["event"],
+            "linkedid",
+            loc["detail"],
+        ]
+        exports = write_table(
+            self.data_dir,
+            "reconciliation-problems",
+            header,
+            [
+                (
+                    loc[v["status"]],
+                    v["when"],
+                    v["number"],
+                    v["employee"],
+                    v["client"],
+                    v["event_ref"],
+                    v["linkedid"],
+                    v["detail"],
+                )
+                for v in view
+            ],
+        )
+        html = self.renderer.render(
+            "reconciliation.html",
+            root="",
+            page_title=loc["reconciliation"],
+            counts=counts,
+            rows=view,
+            total=total,
+            exports=[f"data/{n}" for n in exports],
+            period=self.opts.period,
+        )
+        write_text(self.opts.out_dir / "reconciliation.html", html)
+        self._rendered("reconciliation.html")
+
+    def _quality(self, conn: Connection) -> None:
+        loc = self.loc
+        tables = D.quality_tables(conn, MAX_ROWS)
+        problems = D.problem_counts(conn)
+        if self._unchanged("quality.html", data_hash(self.renderer.version, tables, problems)):
+            return
+
+        def when_dt(v: Any) -> str:
+            return self._when(int(v.timestamp() * 1_000_000)) if v is not None else ""
+
+        views: dict[str, dict[str, Any]] = {}
+        specs: dict[str, tuple[list[str], dict[str, Any]]] = {
+            "quarantine": (["source", "row_key", "reason", "raw", "first_seen"], {"first_seen": when_dt}),
+            "dead_letters": (
+                ["source", "row_id", "status", "code", "message", "dead_us"],
+                {"dead_us": self._when},
+            ),
+            "recording_problems": (
+                ["kind", "source", "subject", "reason", "seen_us"],
+                {"seen_us": self._when},
+            ),
+            "runs": (["job", "started", "status", "exit_code", "summary"], {"started": when_dt}),
+        }
+        for name, (cols, conv) in specs.items():
+            rows, total = tables[name]
+            values = [
+                [conv[c](r[c]) if c in conv else ("" if r[c] is None else r[c]) for c in cols] for r in rows
+            ]
+            files = write_table(self.data_dir, f"quality-{name.replace('_', '-')}", cols, values)
+            views[name] = {
+                "cols": cols,
+                "rows": values,
+                "total": total,
+                "exports": [f"data/{n}" for n in files],
+            }
+        html = self.renderer.render(
+            "quality.html",
+            root="",
+            page_title=loc["quality"],
+            tables=views,
+            problems=problems,
+            period=self.opts.period,
+        )
+        write_text(self.opts.out_dir / "quality.html", html)
+        self._rendered("quality.html")
+
+    def _save_hashes(self, conn: Connection) -> None:
+        now = time.time_ns() // 1000
+        changed = [
+            (self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h
+        ]
+        for chunk in D._chunks(changed, 5000):
+            bulk_write(
+                conn,
+                report_pages,
+                ["target", "page", "data_hash", "rendered_us"],
+                chunk,
+                update=["data_hash", "rendered_us"],
+            )
+
+
+def build_reports(
+    settings: Settings,
+    ledger: Ledger,
+    *,
+    client: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    out_dir: Path | None = None,
+    full: bool = False,
+) -> ReportSummary:
+    """Render the reports into `out_dir` (default `[reports] dir`); see the module docstring."""
+    opts = Options.of(settings, out_dir, since, until)
+    return Builder(settings, ledger, opts).run(client, full)
+
+
+def iter_pages(out_dir: Path) -> Iterator[Path]:
+    yield from sorted(out_dir.glob("*.html"))
+    yield from sorted((out_dir / "clients").glob("*.html"))

@@ -1,0 +1,405 @@
+"""Reading the ledger for the reports: calls, their 1C links and recordings, the 1C directory
+(clients, phones, managers, employees), caller-ID names and the data-quality tables.
+
+Reads are set-based (one query, or one query per chunk of keys), never one query per client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.engine import Connection
+
+from etl.onec.outbox import dead_letters
+from etl.onec.readers import client_phones, clients, employees, events
+from etl.onec.reconcile import call_links, orphan_events
+from etl.recordings.tables import recording_links, recording_problems, recordings
+from etl.store import calls, cdr_rows, quarantine, runs
+
+from .figures import CALL_COLUMNS
+
+CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass
+class Directory:
+    """The 1C side as cached in the ledger."""
+
+    names: dict[str, str] = field(default_factory=dict)  # client ref → name
+    managers: dict[str, str] = field(default_factory=dict)  # client ref → manager's name
+    phones: dict[str, list[str]] = field(default_factory=dict)  # client ref → E.164 numbers
+    owners: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["phone", "client_ref"]))
+    by_extension: dict[str, str] = field(default_factory=dict)  # extension → employee name
+
+    @property
+    def empty(self) -> bool:
+        return not self.names
+
+    def fingerprint(self, ref: str) -> str:
+        text = json.dumps([self.names.get(ref), self.managers.get(ref), self.phones.get(ref, [])])
+        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+    def owners_of(self, numbers: Iterable[str]) -> set[str]:
+        wanted = set(numbers)
+        hit = self.owners[self.owners["phone"].isin(wanted)]
+        return set(hit["client_ref"])
+
+
+def read_directory(conn: Connection) -> Directory:
+    d = Directory()
+    staff = {ref: name for ref, name in conn.execute(select(employees.c.ref_key, employees.c.name))}
+    for ext, name in conn.execute(
+        select(employees.c.extension, employees.c.name).where(employees.c.extension.is_not(None))
+    ):
+        if ext:
+            d.by_extension[str(ext)] = name
+    for ref, name, manager in conn.execute(select(clients.c.ref_key, clients.c.name, clients.c.manager_ref)):
+        d.names[ref] = name
+        if manager and manager in staff:
+            d.managers[ref] = staff[manager]
+    pairs = conn.execute(
+        select(client_phones.c.phone, client_phones.c.client_ref).order_by(
+            client_phones.c.client_ref, client_phones.c.phone
+        )
+    ).all()
+    for phone, ref in pairs:
+        d.phones.setdefault(ref, []).append(phone)
+    d.owners = pd.DataFrame(pairs, columns=["phone", "client_ref"])
+    return d
+
+
+def read_calls(
+    conn: Connection,
+    *,
+    since_us: int | None,
+    until_us: int | None,
+    numbers: Sequence[str] | None = None,
+    keys: Sequence[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """Calls with an external number, in the window; all of them, or those of `numbers`, or
+    those with these (source, linkedid) keys."""
+    cols = [calls.c[c] for c in CALL_COLUMNS]
+    base = select(*cols).where(calls.c.external_number.is_not(None), calls.c.external_number != "")
+    if since_us is not None:
+        base = base.where(calls.c.start_us >= since_us)
+    if until_us is not None:
+        base = base.where(calls.c.start_us < until_us)
+    rows: list[Any] = []
+    if numbers is None and keys is None:
+        rows = list(_fetch(conn, base))
+    else:
+        for chunk in _chunks(sorted(numbers or ())):
+            rows.extend(_fetch(conn, base.where(calls.c.external_number.in_(chunk))))
+        for kchunk in _chunks(sorted(keys or ())):
+            rows.extend(_fetch(conn, base.where(tuple_(calls.c.source, calls.c.linkedid).in_(kchunk))))
+    frame = pd.DataFrame(rows, columns=list(CALL_COLUMNS))
+    if keys is not None and numbers is not None:
+        frame = frame.drop_duplicates(["source", "linkedid"])
+    return frame
+
+
+def _fetch(conn: Connection, stmt: Any) -> list[Any]:
+    """Rows as plain tuples via the driver (SQLAlchemy's Row objects cost more than the query)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    result = conn.exec_driver_sql(str(compiled), _params(compiled))
+    return list(result.fetchall())
+
+
+def _params(compiled: Any) -> Any:
+    names = compiled.positiontup
+    if names is not None:
+        return tuple(compiled.params[n] for n in names)
+    return compiled.params
+
+
+def read_links(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> pd.DataFrame:
+    """onec_call_links for these calls (all when `keys` is None): client_ref, event_ref, status."""
+    cols = ["source", "linkedid", "client_ref", "event_ref", "status"]
+    stmt = select(*[call_links.c[c] for c in cols])
+    rows: list[Any] = []
+    if keys is None:
+        rows = list(_fetch(conn, stmt))
+    else:
+        for chunk in _chunks(sorted(keys)):
+            rows.extend(
+                _fetch(conn, stmt.where(tuple_(call_links.c.source, call_links.c.linkedid).in_(chunk)))
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def has_links(conn: Connection) -> bool:
+    return conn.execute(select(call_links.c.linkedid).limit(1)).first() is not None
+
+
+def linked_to(conn: Connection, client_refs: Sequence[str]) -> list[tuple[str, str]]:
+    """Calls whose 1C event names one of these clients."""
+    out: list[tuple[str, str]] = []
+    for chunk in _chunks(sorted(client_refs)):
+        out.extend(
+            (s, lk)
+            for s, lk in conn.execute(
+                select(call_links.c.source, call_links.c.linkedid).where(call_links.c.client_ref.in_(chunk))
+            )
+        )
+    return out
+
+
+def read_recordings(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> pd.DataFrame:
+    """The best readable recording of each call (lowest link rank, then path)."""
+    cols = ["source", "linkedid", "relpath", "relpath_b64", "duration", "rank"]
+    stmt = (
+        select(
+            recording_links.c.source,
+            recording_links.c.linkedid,
+            recordings.c.relpath,
+            recordings.c.relpath_b64,
+            recordings.c.duration,
+            func.min(recording_links.c.rank),
+        )
+        .join(recordings, recordings.c.path_id == recording_links.c.path_id)
+        .where(recordings.c.state == "ok")
+        .group_by(
+            recording_links.c.source,
+            recording_links.c.linkedid,
+            recordings.c.path_id,
+            recordings.c.relpath,
+            recordings.c.relpath_b64,
+            recordings.c.duration,
+        )
+    )
+    rows: list[Any] = []
+    if conn.execute(select(recording_links.c.path_id).limit(1)).first() is None:
+        pass  # nothing linked: no [recordings], or not scanned yet
+    elif keys is None:
+        rows = list(_fetch(conn, stmt))
+    else:
+        for chunk in _chunks(sorted(keys)):
+            rows.extend(
+                _fetch(
+                    conn, stmt.where(tuple_(recording_links.c.source, recording_links.c.linkedid).in_(chunk))
+                )
+            )
+    frame = pd.DataFrame(rows, columns=cols)
+    if frame.empty:
+        return frame
+    frame = frame.sort_values(["source", "linkedid", "rank", "relpath"])
+    return frame.drop_duplicates(["source", "linkedid"])
+
+
+def caller_names(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> dict[str, str]:
+    """The latest non-empty caller-ID name seen for each external number (hostile input)."""
+    stmt = select(cdr_rows.c.external_number, cdr_rows.c.cnam, cdr_rows.c.calldate_us).where(
+        cdr_rows.c.cnam != "", cdr_rows.c.external_number.is_not(None)
+    )
+    rows: list[Any] = []
+    if keys is None:
+        rows = list(_fetch(conn, stmt))
+    else:
+        for chunk in _chunks(sorted(keys)):
+            rows.extend(_fetch(conn, stmt.where(tuple_(cdr_rows.c.source, cdr_rows.c.linkedid).in_(chunk))))
+    best: dict[str, tuple[int, str]] = {}
+    for number, name, at in rows:
+        if number not in best or at > best[number][0]:
+            best[number] = (at, name)
+    return {n: v[1] for n, v in best.items()}
+
+
+def event_numbers(conn: Connection, refs: Sequence[str]) -> dict[str, str]:
+    """1C event document numbers, for link texts."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(refs))):
+        out.update(
+            dict(
+                conn.execute(
+                    select(events.c.ref_key, events.c.number).where(events.c.ref_key.in_(chunk))
+                ).all()
+            )
+        )
+    return out
+
+
+def watermarks(conn: Connection) -> dict[str, int]:
+    """The newest change stamps of what the pages are made of."""
+    return {
+        "calls": int(conn.execute(select(func.max(calls.c.updated_us))).scalar() or 0),
+        "links": int(conn.execute(select(func.max(call_links.c.updated_us))).scalar() or 0),
+        "recordings": int(conn.execute(select(func.max(recordings.c.scanned_us))).scalar() or 0),
+    }
+
+
+def changed_numbers(conn: Connection, marks: dict[str, int], margin_us: int) -> tuple[set[str], set[str]]:
+    """Numbers whose calls, links or recordings changed since `marks`, and the clients that
+    changed links name. `margin_us` re-reads a little before the mark, for a writer whose
+    stamp was taken before our read but committed after it."""
+    numbers: set[str] = set()
+    refs: set[str] = set()
+    numbers.update(
+        n
+        for (n,) in conn.execute(
+            select(calls.c.external_number).where(
+                calls.c.updated_us > marks.get("calls", 0) - margin_us, calls.c.external_number.is_not(None)
+            )
+        )
+    )
+    link_keys: list[tuple[str, str]] = []
+    for s, lk, ref in conn.execute(
+        select(call_links.c.source, call_links.c.linkedid, call_links.c.client_ref).where(
+            call_links.c.updated_us > marks.get("links", 0) - margin_us
+        )
+    ):
+        link_keys.append((s, lk))
+        if ref:
+            refs.add(ref)
+    rec_paths = [
+        p
+        for (p,) in conn.execute(
+            select(recordings.c.path_id).where(
+                recordings.c.scanned_us > marks.get("recordings", 0) - margin_us
+            )
+        )
+    ]
+    for chunk in _chunks(rec_paths):
+        link_keys.extend(
+            (s, lk)
+            for s, lk in conn.execute(
+                select(recording_links.c.source, recording_links.c.linkedid).where(
+                    recording_links.c.path_id.in_(chunk)
+                )
+            )
+        )
+    for kchunk in _chunks(sorted(set(link_keys))):
+        numbers.update(
+            n
+            for (n,) in conn.execute(
+                select(calls.c.external_number).where(
+                    tuple_(calls.c.source, calls.c.linkedid).in_(kchunk), calls.c.external_number.is_not(None)
+                )
+            )
+        )
+    numbers.discard("")
+    return numbers, refs
+
+
+# --- reconciliation and data quality -------------------------------------------------------
+def reconciliation_rows(conn: Connection, limit: int) -> tuple[dict[str, int], list[dict[str, Any]], int]:
+    """Counts per status, and the problem rows (mismatch, no_event, event_without_call)."""
+    counts = {
+        s: int(n)
+        for s, n in conn.execute(select(call_links.c.status, func.count()).group_by(call_links.c.status))
+    }
+    counts["event_without_call"] = int(
+        conn.execute(select(func.count()).select_from(orphan_events)).scalar_one()
+    )
+    stmt = (
+        select(
+            call_links.c.status,
+            call_links.c.source,
+            call_links.c.linkedid,
+            call_links.c.event_ref,
+            call_links.c.client_ref,
+            call_links.c.phone_client_ref,
+            call_links.c.detail,
+            calls.c.start_us,
+            calls.c.external_number,
+            calls.c.extension,
+        )
+        .join(calls, (calls.c.source == call_links.c.source) & (calls.c.linkedid == call_links.c.linkedid))
+        .where(call_links.c.status.in_(("mismatch", "no_event")))
+        .order_by(calls.c.start_us.desc(), call_links.c.linkedid)
+        .limit(limit)
+    )
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    for r in conn.execute(
+        select(orphan_events.c.ref_key, orphan_events.c.call_id, orphan_events.c.date_us, events.c.client_ref)
+        .join(events, events.c.ref_key == orphan_events.c.ref_key, isouter=True)
+        .order_by(orphan_events.c.date_us.desc())
+        .limit(limit)
+    ).mappings():
+        rows.append(
+            {
+                "status": "event_without_call",
+                "source": "",
+                "linkedid": r["call_id"],
+                "event_ref": r["ref_key"],
+                "client_ref": r["client_ref"],
+                "phone_client_ref": None,
+                "detail": "",
+                "start_us": r["date_us"],
+                "external_number": None,
+                "extension": None,
+            }
+        )
+    total = counts.get("mismatch", 0) + counts.get("no_event", 0) + counts["event_without_call"]
+    return counts, rows, total
+
+
+def quality_tables(conn: Connection, limit: int) -> dict[str, tuple[list[dict[str, Any]], int]]:
+    """Quarantined rows, dead letters, recording problems and recent runs: (rows, total)."""
+
+    def table(stmt: Any, count_of: Any) -> tuple[list[dict[str, Any]], int]:
+        total = int(conn.execute(select(func.count()).select_from(count_of)).scalar_one())
+        return [dict(r) for r in conn.execute(stmt.limit(limit)).mappings()], total
+
+    return {
+        "quarantine": table(
+            select(
+                quarantine.c.source,
+                quarantine.c.row_key,
+                quarantine.c.reason,
+                quarantine.c.raw,
+                quarantine.c.first_seen,
+            ).order_by(quarantine.c.first_seen.desc(), quarantine.c.row_key),
+            quarantine,
+        ),
+        "dead_letters": table(
+            select(
+                dead_letters.c.source,
+                dead_letters.c.row_id,
+                dead_letters.c.status,
+                dead_letters.c.code,
+                dead_letters.c.message,
+                dead_letters.c.dead_us,
+            ).order_by(dead_letters.c.dead_us.desc(), dead_letters.c.row_id),
+            dead_letters,
+        ),
+        "recording_problems": table(
+            select(
+                recording_problems.c.kind,
+                recording_problems.c.source,
+                recording_problems.c.subject,
+                recording_problems.c.reason,
+                recording_problems.c.seen_us,
+            ).order_by(
+                recording_problems.c.kind,
+                recording_problems.c.seen_us.desc(),
+                recording_problems.c.problem_id,
+            ),
+            recording_problems,
+        ),
+        "runs": table(
+            select(runs.c.job, runs.c.started, runs.c.status, runs.c.exit_code, runs.c.summary).order_by(
+                runs.c.id.desc()
+            ),
+            runs,
+        ),
+    }
+
+
+def problem_counts(conn: Connection) -> dict[str, int]:
+    return {
+        k: int(n)
+        for k, n in conn.execute(
+            select(recording_problems.c.kind, func.count()).group_by(recording_problems.c.kind)
+        )
+    }
