@@ -22,8 +22,10 @@ from etl.errors import ExitCode
 from etl.onec.readers import add_crm_sets
 from etl.onec.standin import StandIn
 from etl.phones import normalise_number
+from jobs import report as report_job
 from jobs import status as status_job
 from jobs import sync as sync_job
+from jobs.common import worst
 
 DEMO_ZONE = "Europe/Moscow"
 DEMO_USER, DEMO_PASSWORD = "Администратор", "demo-пароль"
@@ -211,11 +213,12 @@ def run(out_dir: Path, *, calls: int = 1500, seed: int = 1) -> ExitCode:
         settings = load_settings(config)
         code = sync_job.run(settings)
         held = len(stand.records())
+    report_code = report_job.run(settings)
     click.echo("")
     status_job.run(settings)
     click.echo(f"1C register (stand-in) holds {held} records, one per CDR row")
-    click.echo(f"reconciliation: {out_dir / 'reports'}")
+    click.echo(f"reports:        {out_dir / 'reports' / 'index.html'}")
     click.echo(f"configuration:  {config}")
     click.echo(f"ledger:         {out_dir / 'ledger.sqlite'}")
     click.echo(f"try:            cdr1c --config {config} status")
-    return code
+    return worst(code, report_code)
