@@ -109,10 +109,9 @@ def _text_column(series: pd.Series, fallback: str, hostile: bool) -> pd.Series:
         series = series.map(fix)
     else:
         series = series.fillna("")
-    if hostile:
-        has_nul = series.str.contains("\x00", regex=False)
-        if has_nul.any():  # PostgreSQL cannot store NUL in text: keep the row, mark the byte
-            series = series.where(~has_nul, series.str.replace("\x00", "\ufffd", regex=False))
+    # PostgreSQL cannot store NUL in text: keep the row, mark the byte (one C-level test first)
+    if hostile and "\x00" in "".join(series.tolist()):
+        series = series.str.replace("\x00", "\ufffd", regex=False)
     return series.astype(object)
 
 
