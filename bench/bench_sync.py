@@ -13,6 +13,7 @@ same run measures:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -61,9 +62,16 @@ def ensure_table(rows: int) -> str:
     return name
 
 
-def raw_fetch(db: str) -> tuple[int, float]:
+def raw_fetch(db: str, driver: str = "pymysql") -> tuple[int, float]:
     """Baseline: the same columns and order as the sync's query, streamed with SSCursor."""
-    conn = pymysql.connect(**MYSQL, database=db, cursorclass=pymysql.cursors.SSCursor, charset="utf8mb4")
+    if driver == "mysqldb":
+        import MySQLdb
+        import MySQLdb.cursors
+
+        conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database=db, charset="utf8mb4",
+                               cursorclass=MySQLdb.cursors.SSCursor)  # fmt: skip
+    else:
+        conn = pymysql.connect(**MYSQL, database=db, cursorclass=pymysql.cursors.SSCursor, charset="utf8mb4")
     started = time.perf_counter()
     n = 0
     with conn.cursor() as cur:
@@ -77,14 +85,14 @@ def raw_fetch(db: str) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-def sync_child(db: str, ledger: str, lookback: str = "6h") -> dict[str, Any]:
+def sync_child(db: str, ledger: str, lookback: str = "6h", driver: str = "pymysql") -> dict[str, Any]:
     """Run one `sync_source` in a child process; return its figures and peak RSS."""
     code = f"""
 import json, resource, time
 from etl.config import parse_settings
 from etl.store import Ledger
 from etl.sync import sync_source
-src = {{"url": "mysql+pymysql://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
+src = {{"url": "mysql+{driver}://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
        "lookback": "{lookback}"}}
 s = parse_settings({{"source": src, "state": {{"url": "sqlite:///{ledger}"}}}})
 led = Ledger.open(s.state.url)
@@ -92,8 +100,9 @@ t = time.perf_counter()
 r = sync_source(s.sources["default"], led)
 elapsed = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the reader process
 print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined": r.quarantined,
-                  "seconds": elapsed, "peak_rss_mb": rss}}))
+                  "seconds": elapsed, "peak_rss_mb": rss, "reader_peak_rss_mb": reader}}))
 """
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -130,7 +139,20 @@ def main() -> None:
             f"{small_run['read']} rows": round(small_run["peak_rss_mb"], 1),
             f"{full['read']} rows": round(full["peak_rss_mb"], 1),
         }
+        results["reader_peak_rss_mb"] = {
+            f"{small_run['read']} rows": round(small_run["reader_peak_rss_mb"], 1),
+            f"{full['read']} rows": round(full["reader_peak_rss_mb"], 1),
+        }
         results["rss_growth"] = round(full["peak_rss_mb"] / small_run["peak_rss_mb"] - 1, 3)
+        if importlib.util.find_spec("MySQLdb") is not None:  # the C driver, where installed
+            n_c, base_c = raw_fetch(big, "mysqldb")
+            c_full = sync_child(big, f"{tmp}/c.sqlite", driver="mysqldb")
+            results["mysqlclient"] = {
+                "raw_rows_per_s": round(n_c / base_c),
+                "sync_rows_per_s": round(c_full["read"] / c_full["seconds"]),
+                "ratio_to_its_raw_fetch": round(c_full["read"] / c_full["seconds"] / (n_c / base_c), 3),
+                "ratio_to_pymysql_raw_fetch": round(c_full["read"] / c_full["seconds"] / (n / base_s), 3),
+            }
     results["self_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(results, indent=2))
 

@@ -224,3 +224,26 @@ def test_window_is_independent_of_the_live_cursor(databases: Databases, capture:
     assert ledger.get_cursor("bf:test") is not None  # the backfill can resume
     full = sync_source(settings.sources["default"], ledger)
     assert full.new == 48 - expected
+
+
+def test_c_driver_mysqlclient(databases: Databases, capture: list[dict]) -> None:
+    """`mysql+mysqldb://` (mysqlclient, the C driver) reads the same rows as pymysql."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("MySQLdb") is None:
+        if os.environ.get("CI"):
+            pytest.fail("mysqlclient is not installed (.ci/services installs it)", pytrace=False)
+        pytest.skip("mysqlclient is not installed")
+    src_url = databases.url("mariadb")
+    load_cdr(src_url, capture)
+    c_url = src_url.replace("mysql+pymysql://", "mysql+mysqldb://")
+    a = Ledger.open(databases.url("sqlite"))
+    b = Ledger.open(databases.url("sqlite"))
+    sync_source(settings_for(src_url, "sqlite://").sources["default"], a)
+    sync_source(settings_for(c_url, "sqlite://").sources["default"], b)
+    cols = [c for c in STABLE_ROW_COLUMNS]
+    pd.testing.assert_frame_equal(
+        ledger_frame(a, cdr_rows, cols, ["row_id"]), ledger_frame(b, cdr_rows, cols, ["row_id"])
+    )
+    assert b.count(cdr_rows) == 48

@@ -110,9 +110,7 @@ class SqlSource:
         try:
             driver = raw.driver_connection
             if self.dialect == "mysql":
-                import pymysql.cursors
-
-                cursor = driver.cursor(pymysql.cursors.SSCursor)  # type: ignore[union-attr]
+                cursor = driver.cursor(_unbuffered_cursor_class(self.engine.dialect.driver))  # type: ignore[union-attr]
             elif self.dialect == "postgresql":
                 cursor = driver.cursor(name="cdr1c_read")  # type: ignore[union-attr]
                 cursor.itersize = chunk_size
@@ -204,6 +202,17 @@ class SqlSource:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _unbuffered_cursor_class(driver: str) -> Any:
+    """The streaming (server-side) cursor class of each MySQL driver SQLAlchemy knows."""
+    if driver == "mysqldb":  # mysqlclient, the C driver (design.md §4.8)
+        import MySQLdb.cursors  # type: ignore[import-not-found,unused-ignore]
+
+        return MySQLdb.cursors.SSCursor
+    import pymysql.cursors
+
+    return pymysql.cursors.SSCursor
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,31 @@
+"""`make bench`: every benchmark in turn (each prints its own figures as JSON or a table).
+
+Run one alone with `.venv/bin/python -m bench.bench_<name> --help`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHES = [
+    "bench.bench_sync",
+    "bench.bench_onec",
+    "bench.bench_recordings",
+    "bench.bench_reports",
+    "bench.bench_live",
+]
+
+
+def main() -> None:
+    failed = []
+    for name in sys.argv[1:] or BENCHES:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, "-m", name], check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
