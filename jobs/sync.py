@@ -69,19 +69,7 @@ def _run(
                     continue
                 summary["sources"][name] = result.as_dict()
                 if src_settings.csv_fallback and not dry_run and not stop.is_set():
-                    filled = companion.fill_from_csv(
-                        src_settings,
-                        ledger,
-                        limit=csv_limit,
-                        on_commit=stages.outbox_hook(settings),
-                        run_id=run_id,
-                    )
-                    summary["sources"][name]["csv_fallback"] = filled.as_dict()
-                    if filled.missing_in_database:
-                        log.warning(
-                            "%d rows of %s were in Master.csv but not in the database: loaded from the CSV "
-                            "(`cdr1c verify` lists them)", filled.missing_in_database, name,
-                        )  # fmt: skip
+                    codes += _fill_from_csv(settings, name, ledger, csv_limit, run_id, summary)
                 if result.oldest_new_us is not None:
                     oldest = result.oldest_new_us if oldest is None else min(oldest, result.oldest_new_us)
                 log.info(
@@ -117,3 +105,24 @@ def _run(
         log_summary("sync", code, summary)
     ledger.close()
     return code
+
+
+def _fill_from_csv(
+    settings: Settings, name: str, ledger: Ledger, limit: int, run_id: int | None, summary: dict[str, Any]
+) -> list[ExitCode]:
+    """Rows the database lost, from the Master.csv written beside it (etl/companion.py)."""
+    try:
+        filled = companion.fill_from_csv(
+            settings.sources[name], ledger, limit=limit, on_commit=stages.outbox_hook(settings), run_id=run_id
+        )
+    except Cdr1cError as exc:
+        log.error("csv_fallback of %s: %s", name, exc)
+        summary["sources"][name]["csv_fallback"] = {"error": str(exc)}
+        return [exc.exit_code]
+    summary["sources"][name]["csv_fallback"] = filled.as_dict()
+    if filled.missing_in_database:
+        log.warning(
+            "%d rows of %s were in Master.csv but not in the database: loaded from the CSV "
+            "(`cdr1c verify` lists them)", filled.missing_in_database, name,
+        )  # fmt: skip
+    return [ExitCode.NEEDS_ATTENTION] if filled.quarantined else []
