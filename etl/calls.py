@@ -17,23 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from etl.store import calls
+
 US = 1_000_000
-CALL_COLUMNS = (
-    "source",
-    "linkedid",
-    "start_us",
-    "answer_us",
-    "end_us",
-    "wait",
-    "talk",
-    "direction",
-    "external_number",
-    "extension",
-    "outcome",
-    "reason",
-    "legs",
-    "attempts",
-)
+CALL_COLUMNS = tuple(c.name for c in calls.columns if c.name != "updated_us")  # the ledger's own list
 # When nobody answered, the "strongest" disposition names the reason.
 _REASON_ORDER = {"BUSY": 0, "CONGESTION": 1, "FAILED": 2, "CANCEL": 3, "NO ANSWER": 4}
 _SPY_APPS = {"ChanSpy", "ExtenSpy"}
