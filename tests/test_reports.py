@@ -303,3 +303,29 @@ def test_exports_neutralise_formulas(tmp_path: Path) -> None:
     assert values == ['\'=HYPERLINK("http://x")', "+79161234567", "'@SUM(A1)"]
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
     assert ws["A2"].value.startswith("'=") and ws["A2"].data_type == "s"
+
+
+def test_xlsx_round_trip(tmp_path: Path) -> None:
+    """The hand-written XLSX: openpyxl reads back every value, in its column, hostile text included."""
+    import numpy as np
+
+    from etl.reports.exports import write_xlsx
+
+    hostile = "<script>alert(1)</script> & \"q\" 'a' \u202e\x00\x07 \ud800 \ufffe" + "я" * 10_000
+    rows = [
+        ("a", 1, 2.5, None, "x"),
+        (hostile, np.int64(7), np.float64(1.25), float("nan"), "=1+1"),
+        ("", -3, 0.1, True, "+79161234567"),
+    ]
+    write_xlsx(tmp_path / "h.xlsx", ["h1", "h2", "h3", "h4", "h5"], rows, sheet='d<"&>')
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    ws = wb.active
+    got = [tuple(r) for r in ws.iter_rows(values_only=True)]
+    assert got[0] == ("h1", "h2", "h3", "h4", "h5")
+    assert got[1] == ("a", 1, 2.5, None, "x")
+    text = got[2][0]
+    assert text.startswith("<script>alert(1)</script> & \"q\" 'a' \u202e\ufffd\ufffd \ufffd \ufffd")
+    assert text.endswith("я" * 10_000)
+    assert got[2][1:] == (7, 1.25, None, "'=1+1")
+    assert got[3][0] in ("", None) and got[3][1:] == (-3, 0.1, True, "+79161234567")
+    assert ws.title == 'd<"&>'

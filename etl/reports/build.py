@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
@@ -38,7 +39,15 @@ from .charts import heatmap, weekly_bars
 from .exports import write_table
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
-from .render import Renderer, call_rows_html, data_hash, write_text
+from .render import (
+    Renderer,
+    call_rows_html,
+    callback_rows_html,
+    data_hash,
+    index_row_html,
+    unknown_rows_html,
+    write_text,
+)
 from .state import report_marks, report_pages, report_parties
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
@@ -154,6 +163,7 @@ class Builder:
         self.summary = ReportSummary(str(opts.out_dir), "full")
         self.old_hashes: dict[str, str] = {}
         self.new_hashes: dict[str, str] = {}
+        self._whens: dict[int, str] = {}
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -479,8 +489,11 @@ class Builder:
     def _when(self, us: int | None) -> str:
         if us is None:
             return ""
-        t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
-        return self.loc.when(t.isoformat())
+        text = self._whens.get(us)
+        if text is None:
+            t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
+            text = self._whens[us] = self.loc.when(t.isoformat())
+        return text
 
     # --- the index ------------------------------------------------------------------------
     def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
@@ -604,6 +617,9 @@ class Builder:
             by_manager=by_manager,
             managers=managers,
             unknown=unknown,
+            clients_html=Markup("".join([index_row_html(p, loc, self._when) for p in parties])),
+            callbacks_html={m: callback_rows_html(by_manager[m], loc, self._when) for m in managers},
+            unknown_html=unknown_rows_html(unknown, loc, self._when),
             has_directory=not directory.empty,
             callback_hours=loc.decimal(self.opts.callback_hours, 0)
             if float(self.opts.callback_hours).is_integer()
