@@ -164,6 +164,7 @@ class Builder:
         self.old_hashes: dict[str, str] = {}
         self.new_hashes: dict[str, str] = {}
         self._whens: dict[int, str] = {}
+        self._stored: dict[str, dict[str, Any]] = {}
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -240,6 +241,7 @@ class Builder:
                 )
             )
         }
+        self._stored = stored  # the index starts from these: no second read
         for ref in directory.names:
             if stored.get(ref, {}).get("fp") != directory.fingerprint(ref):
                 dirty.add(ref)
@@ -508,11 +510,8 @@ class Builder:
                         report_parties.c.target == self.target, report_parties.c.party_id.in_(chunk)
                     )
                 )
-            rows = [
-                (self.target, pid, json.dumps(s, ensure_ascii=False), now)
-                for pid, s in summaries.items()
-                if s
-            ]
+            dumped = {pid: json.dumps(s, ensure_ascii=False) for pid, s in summaries.items() if s}
+            rows = [(self.target, pid, text, now) for pid, text in dumped.items()]
             for chunk in D._chunks(rows, 5000):
                 bulk_write(
                     conn,
@@ -521,12 +520,12 @@ class Builder:
                     chunk,
                     update=["summary", "updated_us"],
                 )
-            stored = [
-                json.loads(s)
-                for (s,) in conn.execute(
-                    select(report_parties.c.summary).where(report_parties.c.target == self.target)
-                )
-            ]
+        # what is stored now, as read back (JSON round trip), without reading it all again
+        merged = {} if self.summary.mode == "full" else dict(self._stored)
+        for pid in gone:
+            merged.pop(pid, None)
+        merged.update((pid, json.loads(text)) for pid, text in dumped.items())
+        stored = list(merged.values())
         for pid in gone:
             (self.opts.out_dir / "clients" / f"{party_file(pid)}.html").unlink(missing_ok=True)
         self.summary.parties = len(stored)
