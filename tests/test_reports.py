@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -270,6 +271,17 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     assert set(s4.pages) == {f"clients/{list(owned)[2]}.html", "index.html"}
     assert "Новое имя" in other.read_text(encoding="utf-8")
 
+    # after these incremental runs every file equals what a fresh full run writes
+    fresh = Path(build_reports(settings, ledger, out_dir=tmp_path / "fresh").out_dir)
+    files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.suffix == ".xlsx":  # zip entries carry a write time: compare the parts
+            with zipfile.ZipFile(fresh / rel) as a, zipfile.ZipFile(out / rel) as b:
+                assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}, rel
+        else:
+            assert (fresh / rel).read_bytes() == (out / rel).read_bytes(), rel
+
     # --client renders one page; English re-renders everything in English
     s5 = build_reports(settings, ledger, client=owned[first][0], out_dir=tmp_path / "one")
     assert s5.mode == "client" and s5.pages == [f"clients/{first}.html"]
@@ -303,3 +315,29 @@ def test_exports_neutralise_formulas(tmp_path: Path) -> None:
     assert values == ['\'=HYPERLINK("http://x")', "+79161234567", "'@SUM(A1)"]
     ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
     assert ws["A2"].value.startswith("'=") and ws["A2"].data_type == "s"
+
+
+def test_xlsx_round_trip(tmp_path: Path) -> None:
+    """The hand-written XLSX: openpyxl reads back every value, in its column, hostile text included."""
+    import numpy as np
+
+    from etl.reports.exports import write_xlsx
+
+    hostile = "<script>alert(1)</script> & \"q\" 'a' \u202e\x00\x07 \ud800 \ufffe" + "я" * 10_000
+    rows = [
+        ("a", 1, 2.5, None, "x"),
+        (hostile, np.int64(7), np.float64(1.25), float("nan"), "=1+1"),
+        ("", -3, 0.1, True, "+79161234567"),
+    ]
+    write_xlsx(tmp_path / "h.xlsx", ["h1", "h2", "h3", "h4", "h5"], rows, sheet='d<"&>')
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    ws = wb.active
+    got = [tuple(r) for r in ws.iter_rows(values_only=True)]
+    assert got[0] == ("h1", "h2", "h3", "h4", "h5")
+    assert got[1] == ("a", 1, 2.5, None, "x")
+    text = got[2][0]
+    assert text.startswith("<script>alert(1)</script> & \"q\" 'a' \u202e\ufffd\ufffd \ufffd \ufffd")
+    assert text.endswith("я" * 10_000)
+    assert got[2][1:] == (7, 1.25, None, "'=1+1")
+    assert got[3][0] in ("", None) and got[3][1:] == (-3, 0.1, True, "+79161234567")
+    assert ws.title == 'd<"&>'

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
@@ -38,7 +39,15 @@ from .charts import heatmap, weekly_bars
 from .exports import write_table
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
-from .render import Renderer, call_rows_html, data_hash, write_text
+from .render import (
+    Renderer,
+    call_rows_html,
+    callback_rows_html,
+    data_hash,
+    index_row_html,
+    unknown_rows_html,
+    write_text,
+)
 from .state import report_marks, report_pages, report_parties
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
@@ -154,6 +163,8 @@ class Builder:
         self.summary = ReportSummary(str(opts.out_dir), "full")
         self.old_hashes: dict[str, str] = {}
         self.new_hashes: dict[str, str] = {}
+        self._whens: dict[int, str] = {}
+        self._stored: dict[str, dict[str, Any]] = {}
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -230,6 +241,7 @@ class Builder:
                 )
             )
         }
+        self._stored = stored  # the index starts from these: no second read
         for ref in directory.names:
             if stored.get(ref, {}).get("fp") != directory.fingerprint(ref):
                 dirty.add(ref)
@@ -479,8 +491,11 @@ class Builder:
     def _when(self, us: int | None) -> str:
         if us is None:
             return ""
-        t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
-        return self.loc.when(t.isoformat())
+        text = self._whens.get(us)
+        if text is None:
+            t = datetime.fromtimestamp(int(us) / 1_000_000, self.opts.zone)
+            text = self._whens[us] = self.loc.when(t.isoformat())
+        return text
 
     # --- the index ------------------------------------------------------------------------
     def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
@@ -495,11 +510,8 @@ class Builder:
                         report_parties.c.target == self.target, report_parties.c.party_id.in_(chunk)
                     )
                 )
-            rows = [
-                (self.target, pid, json.dumps(s, ensure_ascii=False), now)
-                for pid, s in summaries.items()
-                if s
-            ]
+            dumped = {pid: json.dumps(s, ensure_ascii=False) for pid, s in summaries.items() if s}
+            rows = [(self.target, pid, text, now) for pid, text in dumped.items()]
             for chunk in D._chunks(rows, 5000):
                 bulk_write(
                     conn,
@@ -508,12 +520,12 @@ class Builder:
                     chunk,
                     update=["summary", "updated_us"],
                 )
-            stored = [
-                json.loads(s)
-                for (s,) in conn.execute(
-                    select(report_parties.c.summary).where(report_parties.c.target == self.target)
-                )
-            ]
+        # what is stored now, as read back (JSON round trip), without reading it all again
+        merged = {} if self.summary.mode == "full" else dict(self._stored)
+        for pid in gone:
+            merged.pop(pid, None)
+        merged.update((pid, json.loads(text)) for pid, text in dumped.items())
+        stored = list(merged.values())
         for pid in gone:
             (self.opts.out_dir / "clients" / f"{party_file(pid)}.html").unlink(missing_ok=True)
         self.summary.parties = len(stored)
@@ -604,6 +616,9 @@ class Builder:
             by_manager=by_manager,
             managers=managers,
             unknown=unknown,
+            clients_html=Markup("".join([index_row_html(p, loc, self._when) for p in parties])),
+            callbacks_html={m: callback_rows_html(by_manager[m], loc, self._when) for m in managers},
+            unknown_html=unknown_rows_html(unknown, loc, self._when),
             has_directory=not directory.empty,
             callback_hours=loc.decimal(self.opts.callback_hours, 0)
             if float(self.opts.callback_hours).is_integer()

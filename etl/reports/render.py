@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,62 @@ def call_rows_html(rows: list[tuple[Any, ...]], loc: Locale) -> Markup:
             f'<td class="id">{esc(clip(linkedid, 150))}</td></tr>\n'
         )
     return Markup("".join(out))
+
+
+def index_row_html(p: dict[str, Any], loc: Locale, when: Callable[[int | None], str]) -> str:
+    """One row of the index's clients table, as the template wrote it (same reasons and the same
+    escaping as `call_rows_html`)."""
+    esc = escape
+    fig, phones, name = p["fig"], p["phones"], p["name"]
+    first = phones[0] if phones else ""
+    shown = (name or first) if phones else name
+    open_ = sum(c[1] for c in p["cb"])
+    integer = loc.integer
+    return (
+        f'<tr data-last="{fig["last_us"] or 0}" data-missed="{esc(fig["missed"])}" '
+        f'data-name="{esc(clip(name or first or "", 200).lower())}">\n'
+        f'<td><a href="clients/{esc(p["file"])}.html"><bdi>{esc(clip(shown))}</bdi></a></td>\n'
+        f'<td class="phones">{esc(" ".join(phones))}</td>\n'
+        f"<td><bdi>{esc(clip(p['manager']))}</bdi></td>\n"
+        f'<td class="n">{esc(integer(fig["calls_in"]))}</td>'
+        f'<td class="n">{esc(integer(fig["calls_out"]))}</td>\n'
+        f'<td class="n">{esc(integer(fig["missed"]))}</td><td class="n{" bad" if open_ else ""}">'
+        f"{esc(integer(open_))}</td>\n"
+        f'<td class="n">{esc(loc.duration(fig["talk"]))}</td><td>{esc(when(fig["last_us"]))}</td>\n'
+        "</tr>\n"
+    )
+
+
+def callback_rows_html(rows: list[tuple[Any, ...]], loc: Locale, when: Callable[[int | None], str]) -> Markup:
+    """The body of one manager's missed-and-not-called-back table."""
+    esc = escape
+    return Markup(
+        "".join(
+            f'<tr data-number="{esc(number)}"><td><a href="clients/{esc(p["file"])}.html"><bdi>'
+            f"{esc(clip(p['name'] or number))}</bdi></a></td><td>{esc(number)}</td>"
+            f'<td class="n">{esc(loc.integer(count))}</td><td>{esc(when(last_us))}</td></tr>\n'
+            for p, number, count, last_us, _ in rows
+        )
+    )
+
+
+def unknown_rows_html(
+    parties: list[dict[str, Any]], loc: Locale, when: Callable[[int | None], str]
+) -> Markup:
+    """The body of the unknown-numbers table."""
+    esc = escape
+    if not parties:
+        return Markup(f'<tr><td colspan="5">{esc(loc["none"])}</td></tr>\n')
+    return Markup(
+        "".join(
+            f'<tr><td><a href="clients/{esc(p["file"])}.html">{esc(p["phones"][0])}</a></td>'
+            f"<td><bdi>{esc(clip(p['name']))}</bdi></td>"
+            f'<td class="n">{esc(loc.integer(p["fig"]["total"]))}</td>'
+            f'<td class="n">{esc(loc.integer(p["fig"]["missed"]))}</td>'
+            f"<td>{esc(when(p['fig']['last_us']))}</td></tr>\n"
+            for p in parties
+        )
+    )
 
 
 def write_text(path: Path, text: str) -> None:
