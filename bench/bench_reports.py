@@ -28,23 +28,7 @@ from etl.onec.readers import client_phones, clients, employees
 from etl.reports import build_reports
 from etl.store import Ledger, bulk_write, calls
 
-CALL_COLS = [
-    "source",
-    "linkedid",
-    "start_us",
-    "answer_us",
-    "end_us",
-    "wait",
-    "talk",
-    "direction",
-    "external_number",
-    "extension",
-    "outcome",
-    "reason",
-    "legs",
-    "attempts",
-    "updated_us",
-]
+CALL_COLS = [c.name for c in calls.columns]
 START_US = (time.time_ns() // 1000) - 100 * 86_400_000_000  # 100 days ago: every call is in the past
 DAY_US = 86_400_000_000
 

@@ -148,23 +148,7 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
         bulk_write(
             conn,
             calls,
-            [
-                "source",
-                "linkedid",
-                "start_us",
-                "answer_us",
-                "end_us",
-                "wait",
-                "talk",
-                "direction",
-                "external_number",
-                "extension",
-                "outcome",
-                "reason",
-                "legs",
-                "attempts",
-                "updated_us",
-            ],
+            [c.name for c in calls.columns],
             [
                 ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, time.time_ns() // 1000)
                 for lk, n, t, d, o, w, tk in extra
