@@ -210,7 +210,7 @@ def sync(ctx: Ctx, dry_run: bool, sources: tuple[str, ...]) -> None:
 @click.option("--since", callback=_date, metavar="DATE", required=True, help="first day (YYYY-MM-DD)")
 @click.option("--until", callback=_date, metavar="DATE", required=True, help="last day, inclusive")
 @click.option("--dry-run", is_flag=True, help="count and show a sample of what would be sent; write nothing")
-@click.option("--no-push", is_flag=True, help="load into the ledger but do not push to 1C")
+@click.option("--no-push", is_flag=True, help="load into the ledger only: no reconciliation, no push to 1C")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)")
 @click.pass_obj
 def backfill(
