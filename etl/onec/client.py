@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -312,4 +312,5 @@ class OnecClient:
 
 
 def _short_url(url: str) -> str:
-    return url.split("?", 1)[0]
+    """The URL without its query, Cyrillic readable again (for messages, never for requests)."""
+    return unquote(url.split("?", 1)[0])
