@@ -33,6 +33,7 @@ from etl.normalise import (
 )
 from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
+from etl.sources.base import time_cursor
 from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_tuples, insert_ignore, now_utc, quarantine
 
 OnCommit = Callable[[Connection, str, list[str]], None]
@@ -251,10 +252,7 @@ def sync_source(
 
 
 def _window_cursor(chunk: pd.DataFrame) -> str | None:
-    col = "calldate" if "calldate" in chunk.columns else "start"
-    times = pd.to_datetime(chunk[col], errors="coerce", format="ISO8601")
-    times = times[times >= pd.Timestamp("1971-01-01")]
-    return None if times.empty else pd.Timestamp(times.max()).to_pydatetime().isoformat(sep=" ")
+    return time_cursor(chunk["calldate" if "calldate" in chunk.columns else "start"])
 
 
 def _split_known(conn: Connection, normalised: Normalised) -> tuple[pd.DataFrame, list[dict[str, Any]], int]:

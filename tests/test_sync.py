@@ -247,3 +247,29 @@ def test_c_driver_mysqlclient(databases: Databases, capture: list[dict]) -> None
         ledger_frame(a, cdr_rows, cols, ["row_id"]), ledger_frame(b, cdr_rows, cols, ["row_id"])
     )
     assert b.count(cdr_rows) == 48
+
+
+def test_a_future_dated_row_does_not_move_the_cursor_past_real_rows(
+    databases: Databases, capture: list[dict]
+) -> None:
+    """A row dated 2099 is quarantined, and the next real rows are still read."""
+    src_url = databases.url("sqlite")
+    future = dict(
+        capture[0], uniqueid="4070908800.1", calldate=datetime(2099, 1, 1), start=datetime(2099, 1, 1)
+    )
+    load_cdr(src_url, [*capture[:10], future])
+    settings = settings_for(src_url, databases.url("sqlite"), lookback="1m")
+    ledger = Ledger.open(settings.state.url)
+    first = sync_source(settings.sources["default"], ledger)
+    assert (first.new, first.quarantined) == (10, 1)
+    cursor = ledger.get_cursor("default")
+    assert cursor is not None and cursor[1].startswith("2026-")
+    engine = create_engine(src_url)
+    with engine.begin() as conn:
+        rest = capture[10:]
+        cols = list(rest[0])
+        conn.execute(
+            text(f"INSERT INTO cdr ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"), rest
+        )
+    engine.dispose()
+    assert sync_source(settings.sources["default"], ledger).new == 38

@@ -37,3 +37,16 @@ class CdrSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def time_cursor(values: pd.Series) -> str | None:
+    """The latest plausible wall-clock time among `values`, as a cursor value.
+
+    Sentinels (before 1971) and times more than two days ahead of now are ignored: one row with
+    an impossible date (it goes to quarantine) must not move the cursor past every real row."""
+    times = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    horizon = pd.Timestamp.now("UTC").tz_localize(None) + pd.Timedelta(days=2)
+    times = times[(times >= pd.Timestamp("1971-01-01")) & (times <= horizon)]
+    if times.empty:
+        return None
+    return pd.Timestamp(times.max()).to_pydatetime().isoformat(sep=" ")

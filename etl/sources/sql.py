@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from etl.config import SourceSettings
 from etl.errors import ConfigError, SourceUnreachable
 from etl.secrets import mask_url
+from etl.sources.base import time_cursor
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, make_engine
 
 WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, "calldate", "start", "answer", "end", "id", "addtime"}
@@ -155,11 +156,7 @@ class SqlSource:
         if self.cursor_column == "id":
             ids = pd.to_numeric(values, errors="coerce").dropna()
             return str(int(ids.max())) if len(ids) else None
-        times = pd.to_datetime(values, errors="coerce", format="ISO8601")
-        times = times[times >= pd.Timestamp("1971-01-01")]
-        if times.empty:
-            return None
-        return pd.Timestamp(times.max()).to_pydatetime().isoformat(sep=" ")
+        return time_cursor(values)
 
     def count_by_day(self, since: date, until: date) -> dict[date, int]:
         col = self.columns[self.time_column]
