@@ -172,7 +172,7 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
         stored = {r.party_id: r for r in conn.execute(select(report_rows))}
     for ref, nums in owned.items():
         assert stored[ref].phones.split() == sorted(nums)
-        assert {c[1] for c in json.loads(stored[ref].callbacks or "[]")} <= set(nums)
+        assert {c[1] for c in json.loads(stored[ref].cb_keys or "[]")} <= set(nums)
     ledger.close()
 
 

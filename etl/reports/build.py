@@ -52,7 +52,7 @@ from .render import (
 from .state import report_marks, report_pages, report_rows
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
-ROWS_FORMAT = "rows-1"  # of `report_rows`: a new one makes a full run (in the fingerprint)
+ROWS_FORMAT = "rows-2"  # of `report_rows`: a new one makes a full run (in the fingerprint)
 MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
 CALL_HEADER = (
     "when",
@@ -113,8 +113,13 @@ ROW_COLUMNS = [
     "row_html",
     "row_csv",
     "row_xlsx",
-    "unknown",
-    "callbacks",
+    "unknown_html",
+    "unknown_csv",
+    "unknown_xlsx",
+    "cb_keys",
+    "cb_html",
+    "cb_csv",
+    "cb_xlsx",
     "updated_us",
 ]
 
@@ -293,7 +298,16 @@ class Builder:
         out: dict[str, IndexRow] = {}
         loads = json.loads
         for r in conn.execute(select(*[t[c] for c in ROW_COLUMNS[1:-1]]).where(t.target == self.target)):
-            pid, kind, fp, phones, manager, last_us, total, h, html, csv, xlsx, unknown, cbs = r
+            pid, kind, fp, phones, manager, last_us, total, h, html, csv, xlsx = r[:11]
+            u_html, u_csv, u_xlsx, cb_keys, cb_html, cb_csv, cb_xlsx = r[11:]
+            cbs: list[list[Any]] = []
+            if cb_keys:
+                a = b = c = 0
+                for when_us, number, lh, lc, lx in loads(cb_keys):
+                    cbs.append(
+                        [when_us, number, cb_html[a : a + lh], cb_csv[b : b + lc], cb_xlsx[c : c + lx]]
+                    )
+                    a, b, c = a + lh, b + lc, c + lx
             out[pid] = IndexRow(
                 pid,
                 kind,
@@ -306,8 +320,8 @@ class Builder:
                 html,
                 csv,
                 xlsx,
-                loads(unknown) if unknown is not None else None,
-                loads(cbs) if cbs is not None else [],
+                [u_html, u_csv, u_xlsx] if u_html is not None else None,
+                cbs,
             )
         return out
 
@@ -637,8 +651,13 @@ class Builder:
                 r.html,
                 r.csv,
                 r.xlsx,
-                dumps(r.unknown, ensure_ascii=False) if r.unknown is not None else None,
-                dumps(r.callbacks, ensure_ascii=False) if r.callbacks else None,
+                *(r.unknown or (None, None, None)),
+                dumps([[c[0], c[1], len(c[2]), len(c[3]), len(c[4])] for c in r.callbacks])
+                if r.callbacks
+                else None,
+                "".join([c[2] for c in r.callbacks]) if r.callbacks else None,
+                "".join([c[3] for c in r.callbacks]) if r.callbacks else None,
+                "".join([c[4] for c in r.callbacks]) if r.callbacks else None,
                 now,
             )
             for r in fresh.values()

@@ -113,7 +113,10 @@ def _fetch(conn: Connection, stmt: Any) -> list[Any]:
     """Rows as plain tuples via the driver (SQLAlchemy's Row objects cost more than the query)."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     result = conn.exec_driver_sql(str(compiled), _params(compiled))
-    return list(result.fetchall())
+    try:  # the DB-API cursor's own tuples: pandas probes Row objects per row (~0.5 µs each)
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
 
 
 def _params(compiled: Any) -> Any:

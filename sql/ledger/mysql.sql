@@ -291,8 +291,13 @@ CREATE TABLE report_rows (
 	row_html MEDIUMTEXT NOT NULL, 
 	row_csv MEDIUMTEXT NOT NULL, 
 	row_xlsx MEDIUMTEXT NOT NULL, 
-	unknown MEDIUMTEXT, 
-	callbacks MEDIUMTEXT, 
+	unknown_html MEDIUMTEXT, 
+	unknown_csv MEDIUMTEXT, 
+	unknown_xlsx MEDIUMTEXT, 
+	cb_keys TEXT, 
+	cb_html MEDIUMTEXT, 
+	cb_csv MEDIUMTEXT, 
+	cb_xlsx MEDIUMTEXT, 
 	updated_us BIGINT NOT NULL, 
 	PRIMARY KEY (target, party_id)
 );

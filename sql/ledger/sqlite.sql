@@ -291,8 +291,13 @@ CREATE TABLE report_rows (
 	row_html TEXT NOT NULL, 
 	row_csv TEXT NOT NULL, 
 	row_xlsx TEXT NOT NULL, 
-	unknown TEXT, 
-	callbacks TEXT, 
+	unknown_html TEXT, 
+	unknown_csv TEXT, 
+	unknown_xlsx TEXT, 
+	cb_keys TEXT, 
+	cb_html TEXT, 
+	cb_csv TEXT, 
+	cb_xlsx TEXT, 
 	updated_us BIGINT NOT NULL, 
 	PRIMARY KEY (target, party_id)
 );
