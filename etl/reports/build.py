@@ -297,13 +297,16 @@ class Builder:
         t = report_rows.c
         out: dict[str, IndexRow] = {}
         loads = json.loads
-        for r in conn.execute(select(*[t[c] for c in ROW_COLUMNS[1:-1]]).where(t.target == self.target)):
+        rows = D._fetch(conn, select(*[t[c] for c in ROW_COLUMNS[1:-1]]).where(t.target == self.target))
+        # every row's callback keys in one JSON decode (one call each cost ~7 µs a row)
+        keys = iter(loads("[" + ",".join([r[14] for r in rows if r[14]]) + "]"))
+        for r in rows:
             pid, kind, fp, phones, manager, last_us, total, h, html, csv, xlsx = r[:11]
             u_html, u_csv, u_xlsx, cb_keys, cb_html, cb_csv, cb_xlsx = r[11:]
             cbs: list[list[Any]] = []
             if cb_keys:
                 a = b = c = 0
-                for when_us, number, lh, lc, lx in loads(cb_keys):
+                for when_us, number, lh, lc, lx in next(keys):
                     cbs.append(
                         [when_us, number, cb_html[a : a + lh], cb_csv[b : b + lc], cb_xlsx[c : c + lx]]
                     )

@@ -68,11 +68,12 @@ def read_directory(conn: Connection) -> Directory:
         d.names[ref] = name
         if manager and manager in staff:
             d.managers[ref] = staff[manager]
-    pairs = conn.execute(
+    pairs = _fetch(
+        conn,
         select(client_phones.c.phone, client_phones.c.client_ref).order_by(
             client_phones.c.client_ref, client_phones.c.phone
-        )
-    ).all()
+        ),
+    )
     for phone, ref in pairs:
         d.phones.setdefault(ref, []).append(phone)
     d.owners = pd.DataFrame(pairs, columns=["phone", "client_ref"])
