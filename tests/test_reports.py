@@ -17,7 +17,7 @@ from etl.reports import build_reports
 from etl.reports.figures import assign_parties, missed_not_called_back
 from etl.reports.i18n import Locale
 from etl.reports.links import RecordingLinker, e1cib_ref, event_href, guid_of_ref, safe_base, safe_relpath
-from etl.reports.state import report_parties
+from etl.reports.state import report_rows
 from etl.store import bulk_write, calls
 from tests.reports_support import add_directory, build_pbx, guid, link_event, numbers_by_calls
 
@@ -169,10 +169,10 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "Пропущенные без перезвона" in index and "Без ответственного" in index
     with ledger.engine.connect() as conn:
-        stored = {r.party_id: json.loads(r.summary) for r in conn.execute(select(report_parties))}
+        stored = {r.party_id: r for r in conn.execute(select(report_rows))}
     for ref, nums in owned.items():
-        assert stored[ref]["phones"] == sorted(nums)
-        assert {c[0] for c in stored[ref]["cb"]} <= set(nums)
+        assert stored[ref].phones.split() == sorted(nums)
+        assert {c[1] for c in json.loads(stored[ref].cb_keys or "[]")} <= set(nums)
     ledger.close()
 
 

@@ -36,21 +36,23 @@ from etl.store import Ledger, bulk_write
 from . import data as D
 from . import figures as F
 from .charts import heatmap, weekly_bars
-from .exports import write_table
+from .exports import csv_line, write_table, write_table_lines, xlsx_cells
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
 from .render import (
     Renderer,
     call_rows_html,
-    callback_rows_html,
+    callback_row_html,
     data_hash,
     index_row_html,
-    unknown_rows_html,
+    none_row_html,
+    unknown_row_html,
     write_text,
 )
-from .state import report_marks, report_pages, report_parties
+from .state import report_marks, report_pages, report_rows
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
+ROWS_FORMAT = "rows-2"  # of `report_rows`: a new one makes a full run (in the fingerprint)
 MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
 CALL_HEADER = (
     "when",
@@ -77,6 +79,49 @@ class ReportSummary:
     callbacks: int = 0
     seconds: float = 0.0
     pages: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IndexRow:
+    """A party as the index needs it (`report_rows`): sort keys and its rendered pieces."""
+
+    id: str
+    kind: str
+    fp: str
+    phones: str
+    manager: str
+    last_us: int | None
+    total: int
+    hash: str
+    html: str
+    csv: str
+    xlsx: str
+    unknown: list[str] | None  # [html, csv line, xlsx cells] of an unknown number
+    callbacks: list[list[Any]]  # [last_us, number, html, csv line, xlsx cells]
+
+
+ROW_COLUMNS = [
+    "target",
+    "party_id",
+    "kind",
+    "fp",
+    "phones",
+    "manager",
+    "last_us",
+    "total",
+    "row_hash",
+    "row_html",
+    "row_csv",
+    "row_xlsx",
+    "unknown_html",
+    "unknown_csv",
+    "unknown_xlsx",
+    "cb_keys",
+    "cb_html",
+    "cb_csv",
+    "cb_xlsx",
+    "updated_us",
+]
 
 
 @dataclass
@@ -164,7 +209,7 @@ class Builder:
         self.old_hashes: dict[str, str] = {}
         self.new_hashes: dict[str, str] = {}
         self._whens: dict[int, str] = {}
-        self._stored: dict[str, dict[str, Any]] = {}
+        self._stored: dict[str, IndexRow] = {}
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -189,7 +234,7 @@ class Builder:
             }
             directory = D.read_directory(conn)
             stamps = D.watermarks(conn)
-            fp = self.opts.fingerprint(self.renderer.version)
+            fp = self.opts.fingerprint(self.renderer.version + ROWS_FORMAT)
             if client is not None:
                 self.summary.mode = "client"
                 pid = self._resolve(client, directory)
@@ -203,7 +248,7 @@ class Builder:
                 summaries = self._parties(conn, directory, dirty) if dirty else {}
             if client is None:
                 stored = self._store_parties(summaries)
-                self._index(stored, directory)
+                self._index(stored, directory, fp)
                 self._reconciliation(conn, directory)
                 self._quality(conn)
         with self.ledger.begin() as wconn:
@@ -233,26 +278,55 @@ class Builder:
         owners = directory.owners_of(numbers)
         owned = set(directory.owners[directory.owners["phone"].isin(numbers)]["phone"])
         dirty = set(owners) | refs | {F.number_party(n) for n in numbers - owned}
-        stored = {
-            pid: json.loads(s)
-            for pid, s in conn.execute(
-                select(report_parties.c.party_id, report_parties.c.summary).where(
-                    report_parties.c.target == self.target
-                )
-            )
-        }
+        stored = self._read_rows(conn)
         self._stored = stored  # the index starts from these: no second read
+        fingerprint = directory.fingerprint
         for ref in directory.names:
-            if stored.get(ref, {}).get("fp") != directory.fingerprint(ref):
+            row = stored.get(ref)
+            if row is None or row.fp != fingerprint(ref):
                 dirty.add(ref)
-        dirty.update(
-            pid for pid, s in stored.items() if s.get("kind") == "client" and pid not in directory.names
-        )
+        dirty.update(pid for pid, r in stored.items() if r.kind == "client" and pid not in directory.names)
         # a number a client gained or lost moves between that client and its own number page
         for ref in list(dirty):
             dirty.update(F.number_party(p) for p in directory.phones.get(ref, []))
-            dirty.update(F.number_party(p) for p in stored.get(ref, {}).get("phones", []))
+            if ref in stored:
+                dirty.update(F.number_party(p) for p in stored[ref].phones.split())
         return dirty
+
+    def _read_rows(self, conn: Connection) -> dict[str, IndexRow]:
+        t = report_rows.c
+        out: dict[str, IndexRow] = {}
+        loads = json.loads
+        rows = D._fetch(conn, select(*[t[c] for c in ROW_COLUMNS[1:-1]]).where(t.target == self.target))
+        # every row's callback keys in one JSON decode (one call each cost ~7 µs a row)
+        keys = iter(loads("[" + ",".join([r[14] for r in rows if r[14]]) + "]"))
+        for r in rows:
+            pid, kind, fp, phones, manager, last_us, total, h, html, csv, xlsx = r[:11]
+            u_html, u_csv, u_xlsx, cb_keys, cb_html, cb_csv, cb_xlsx = r[11:]
+            cbs: list[list[Any]] = []
+            if cb_keys:
+                a = b = c = 0
+                for when_us, number, lh, lc, lx in next(keys):
+                    cbs.append(
+                        [when_us, number, cb_html[a : a + lh], cb_csv[b : b + lc], cb_xlsx[c : c + lx]]
+                    )
+                    a, b, c = a + lh, b + lc, c + lx
+            out[pid] = IndexRow(
+                pid,
+                kind,
+                fp,
+                phones,
+                manager,
+                last_us,
+                total,
+                h,
+                html,
+                csv,
+                xlsx,
+                [u_html, u_csv, u_xlsx] if u_html is not None else None,
+                cbs,
+            )
+        return out
 
     # --- per-party pages ------------------------------------------------------------------
     def _parties(
@@ -498,52 +572,138 @@ class Builder:
         return text
 
     # --- the index ------------------------------------------------------------------------
-    def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    def _index_row(self, p: dict[str, Any]) -> IndexRow:
+        """A party's pieces of the index, rendered once when its summary is computed."""
+        loc, when, fig = self.loc, self._when, p["fig"]
+        row = (
+            p["name"],
+            " ".join(p["phones"]),
+            p["manager"],
+            fig["calls_in"],
+            fig["calls_out"],
+            fig["missed"],
+            sum(c[1] for c in p["cb"]),
+            fig["talk"],
+            round(fig["wait_avg"], 1) if fig["wait_avg"] is not None else None,
+            when(fig["last_us"]),
+        )
+        unknown = None
+        if p["kind"] == "number":
+            u = (p["phones"][0], p["name"], fig["total"], fig["missed"], when(fig["last_us"]))
+            unknown = [unknown_row_html(p, loc, when), csv_line(u), xlsx_cells(u)]
+        label = p["manager"] or loc["no_manager"]
+        callbacks = []
+        for number, count, last_us, linkedids in p["cb"]:
+            c = (label, p["name"], number, count, when(last_us), " ".join(linkedids))
+            callbacks.append(
+                [
+                    int(last_us),
+                    str(number),
+                    callback_row_html(p, number, count, last_us, loc, when),
+                    csv_line(c),
+                    xlsx_cells(c),
+                ]
+            )
+        r = IndexRow(
+            p["id"],
+            p["kind"],
+            p["fp"],
+            " ".join(p["phones"]),
+            p["manager"] or "",
+            int(fig["last_us"]) if fig["last_us"] is not None else None,
+            int(fig["total"]),
+            "",
+            index_row_html(p, loc, when),
+            csv_line(row),
+            xlsx_cells(row),
+            unknown,
+            callbacks,
+        )
+        r.hash = data_hash(
+            r.id,
+            r.kind,
+            r.fp,
+            r.phones,
+            r.manager,
+            r.last_us,
+            r.total,
+            r.html,
+            r.csv,
+            r.xlsx,
+            unknown,
+            callbacks,
+        )
+        return r
+
+    def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[IndexRow]:
         now = time.time_ns() // 1000
+        fresh = {pid: self._index_row(s) for pid, s in summaries.items() if s}
+        gone = [pid for pid, s in summaries.items() if s is None]
+        dumps = json.dumps
+        rows = [
+            (
+                self.target,
+                r.id,
+                r.kind,
+                r.fp,
+                r.phones,
+                r.manager,
+                r.last_us,
+                r.total,
+                r.hash,
+                r.html,
+                r.csv,
+                r.xlsx,
+                *(r.unknown or (None, None, None)),
+                dumps([[c[0], c[1], len(c[2]), len(c[3]), len(c[4])] for c in r.callbacks])
+                if r.callbacks
+                else None,
+                "".join([c[2] for c in r.callbacks]) if r.callbacks else None,
+                "".join([c[3] for c in r.callbacks]) if r.callbacks else None,
+                "".join([c[4] for c in r.callbacks]) if r.callbacks else None,
+                now,
+            )
+            for r in fresh.values()
+        ]
         with self.ledger.begin() as conn:
             if self.summary.mode == "full":
-                conn.execute(delete(report_parties).where(report_parties.c.target == self.target))
-            gone = [pid for pid, s in summaries.items() if s is None]
+                conn.execute(delete(report_rows).where(report_rows.c.target == self.target))
             for chunk in D._chunks(gone):
                 conn.execute(
-                    delete(report_parties).where(
-                        report_parties.c.target == self.target, report_parties.c.party_id.in_(chunk)
+                    delete(report_rows).where(
+                        report_rows.c.target == self.target, report_rows.c.party_id.in_(chunk)
                     )
                 )
-            dumped = {pid: json.dumps(s, ensure_ascii=False) for pid, s in summaries.items() if s}
-            rows = [(self.target, pid, text, now) for pid, text in dumped.items()]
             for chunk in D._chunks(rows, 5000):
-                bulk_write(
-                    conn,
-                    report_parties,
-                    ["target", "party_id", "summary", "updated_us"],
-                    chunk,
-                    update=["summary", "updated_us"],
-                )
-        # what is stored now, as read back (JSON round trip), without reading it all again
+                bulk_write(conn, report_rows, ROW_COLUMNS, chunk, update=ROW_COLUMNS[2:])
+        # what is stored now, without reading it all again
         merged = {} if self.summary.mode == "full" else dict(self._stored)
         for pid in gone:
             merged.pop(pid, None)
-        merged.update((pid, json.loads(text)) for pid, text in dumped.items())
+        merged.update(fresh)
         stored = list(merged.values())
         for pid in gone:
             (self.opts.out_dir / "clients" / f"{party_file(pid)}.html").unlink(missing_ok=True)
         self.summary.parties = len(stored)
         return stored
 
-    def _index(self, parties: list[dict[str, Any]], directory: D.Directory) -> None:
+    def _index(self, parties: list[IndexRow], directory: D.Directory, fp: str) -> None:
+        """The index: the stored rows in order (last contact first), nothing rendered again."""
         loc = self.loc
-        parties.sort(key=lambda p: (-(p["fig"]["last_us"] or 0), p["id"]))
-        by_manager: dict[str, list[tuple[Any, ...]]] = {}
+        parties.sort(key=lambda r: (-(r.last_us or 0), r.id))
+        by_manager: dict[str, list[list[Any]]] = {}
         for p in parties:
-            for number, count, last_us, linkedids in p["cb"]:
-                by_manager.setdefault(p["manager"] or "", []).append((p, number, count, last_us, linkedids))
+            for cb in p.callbacks:
+                by_manager.setdefault(p.manager, []).append(cb)
         managers = sorted(by_manager, key=lambda m: (m == "", m))
         for m in managers:
-            by_manager[m].sort(key=lambda r: (-r[3], r[1]))
-        unknown = [p for p in parties if p["kind"] == "number"] if not directory.empty else []
-        unknown.sort(key=lambda p: (-p["fig"]["total"], p["id"]))
-        h = data_hash(self.renderer.version, parties, self.opts.period)
+            by_manager[m].sort(key=lambda c: (-c[0], c[1]))
+        has_directory = not directory.empty
+        unknown = [p for p in parties if p.kind == "number"] if has_directory else []
+        unknown.sort(key=lambda p: (-p.total, p.id))
+        h = data_hash(
+            self.renderer.version, fp, self.opts.period, has_directory, [(p.id, p.hash) for p in parties]
+        )
         if self._unchanged("index.html", h):
             return
         header = [
@@ -558,28 +718,13 @@ class Builder:
             loc["wait_avg"],
             loc["last_contact"],
         ]
-        rows = [
-            (
-                p["name"],
-                " ".join(p["phones"]),
-                p["manager"],
-                p["fig"]["calls_in"],
-                p["fig"]["calls_out"],
-                p["fig"]["missed"],
-                sum(c[1] for c in p["cb"]),
-                p["fig"]["talk"],
-                round(p["fig"]["wait_avg"], 1) if p["fig"]["wait_avg"] is not None else None,
-                self._when(p["fig"]["last_us"]),
+        exports = {
+            "clients": write_table_lines(
+                self.data_dir, "clients", header, [p.csv for p in parties], [p.xlsx for p in parties]
             )
-            for p in parties
-        ]
-        exports = {"clients": write_table(self.data_dir, "clients", header, rows)}
-        cb_rows = [
-            (m or loc["no_manager"], r[0]["name"], r[1], r[2], self._when(r[3]), " ".join(r[4]))
-            for m in managers
-            for r in by_manager[m]
-        ]
-        exports["callbacks"] = write_table(
+        }
+        cb_rows = [c for m in managers for c in by_manager[m]]
+        exports["callbacks"] = write_table_lines(
             self.data_dir,
             "callbacks",
             [
@@ -590,23 +735,17 @@ class Builder:
                 loc["last_missed"],
                 "linkedid",
             ],
-            cb_rows,
+            [c[3] for c in cb_rows],
+            [c[4] for c in cb_rows],
         )
+        unknown_rows = [p.unknown for p in unknown if p.unknown is not None]
         if unknown:
-            exports["unknown"] = write_table(
+            exports["unknown"] = write_table_lines(
                 self.data_dir,
                 "unknown-numbers",
                 [loc["number"], loc["name"], loc["calls_total"], loc["missed"], loc["last_contact"]],
-                [
-                    (
-                        p["phones"][0],
-                        p["name"],
-                        p["fig"]["total"],
-                        p["fig"]["missed"],
-                        self._when(p["fig"]["last_us"]),
-                    )
-                    for p in unknown
-                ],
+                [u[1] for u in unknown_rows],
+                [u[2] for u in unknown_rows],
             )
         html = self.renderer.render(
             "index.html",
@@ -616,10 +755,10 @@ class Builder:
             by_manager=by_manager,
             managers=managers,
             unknown=unknown,
-            clients_html=Markup("".join([index_row_html(p, loc, self._when) for p in parties])),
-            callbacks_html={m: callback_rows_html(by_manager[m], loc, self._when) for m in managers},
-            unknown_html=unknown_rows_html(unknown, loc, self._when),
-            has_directory=not directory.empty,
+            clients_html=Markup("".join([p.html for p in parties])),
+            callbacks_html={m: Markup("".join([c[2] for c in by_manager[m]])) for m in managers},
+            unknown_html=Markup("".join([u[0] for u in unknown_rows]) or none_row_html(loc, 5)),
+            has_directory=has_directory,
             callback_hours=loc.decimal(self.opts.callback_hours, 0)
             if float(self.opts.callback_hours).is_integer()
             else loc.decimal(self.opts.callback_hours),

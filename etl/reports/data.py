@@ -68,11 +68,12 @@ def read_directory(conn: Connection) -> Directory:
         d.names[ref] = name
         if manager and manager in staff:
             d.managers[ref] = staff[manager]
-    pairs = conn.execute(
+    pairs = _fetch(
+        conn,
         select(client_phones.c.phone, client_phones.c.client_ref).order_by(
             client_phones.c.client_ref, client_phones.c.phone
-        )
-    ).all()
+        ),
+    )
     for phone, ref in pairs:
         d.phones.setdefault(ref, []).append(phone)
     d.owners = pd.DataFrame(pairs, columns=["phone", "client_ref"])
@@ -113,7 +114,10 @@ def _fetch(conn: Connection, stmt: Any) -> list[Any]:
     """Rows as plain tuples via the driver (SQLAlchemy's Row objects cost more than the query)."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     result = conn.exec_driver_sql(str(compiled), _params(compiled))
-    return list(result.fetchall())
+    try:  # the DB-API cursor's own tuples: pandas probes Row objects per row (~0.5 µs each)
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
 
 
 def _params(compiled: Any) -> Any:

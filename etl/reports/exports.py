@@ -11,6 +11,7 @@ cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF) become U+FFFD.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import zipfile
@@ -29,11 +30,27 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_LINE = io.StringIO()
+_LINE_WRITER = csv.writer(_LINE)
+
+
+def csv_line(row: Sequence[Any]) -> str:
+    """One row as the CSV writer writes it (line end included); formula-like text neutralised."""
+    _LINE.seek(0)
+    _LINE.truncate()
+    _LINE_WRITER.writerow([_cell(v) if isinstance(v, str) else v for v in row])
+    return _LINE.getvalue()
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    write_csv_lines(path, header, [csv_line(r) for r in rows])
+
+
+def write_csv_lines(path: Path, header: Sequence[str], lines: Sequence[str]) -> None:
+    """A CSV from rows already made by `csv_line` (the index keeps them per client)."""
     with path.open("w", newline="", encoding="utf-8-sig") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows([[_cell(v) if isinstance(v, str) else v for v in r] for r in rows])
+        f.write(csv_line(header))
+        f.write("".join(lines))
 
 
 _BAD_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -112,14 +129,27 @@ def _xml_cell(ref: str, value: Any) -> str:
     return _xml_cell(ref, int(number) if number.is_integer() and "." not in str(value) else number)
 
 
+ROW_NO = "\x01"  # stands for the row number in `xlsx_cells`; never in escaped text (_BAD_XML)
+_COLS = [_column(i) + ROW_NO for i in range(64)]
+
+
+def xlsx_cells(row: Sequence[Any]) -> str:
+    """A row's cells as sheet XML, `ROW_NO` where the row number goes (`write_xlsx_cells`
+    puts it in), so a row can be made once and placed anywhere."""
+    cols = _COLS if len(row) <= len(_COLS) else [_column(i) + ROW_NO for i in range(len(row))]
+    return "".join([_xml_cell(c, v) for c, v in zip(cols, row, strict=False)])
+
+
 def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], sheet: str = "data") -> None:
-    width = max([len(header), *(len(r) for r in rows)]) if rows else len(header)
-    cols = [_column(i) for i in range(width)]
+    write_xlsx_cells(path, header, [xlsx_cells(r) for r in rows], sheet)
+
+
+def write_xlsx_cells(path: Path, header: Sequence[str], rows: Sequence[str], sheet: str = "data") -> None:
+    """An XLSX from rows already made by `xlsx_cells`."""
     parts = [_SHEET_HEAD]
-    for n, r in enumerate([header, *rows], 1):
-        parts.append(f'<row r="{n}">')
-        parts.extend([_xml_cell(f"{c}{n}", v) for c, v in zip(cols, r, strict=False)])
-        parts.append("</row>")
+    for n, cells in enumerate([xlsx_cells(header), *rows], 1):
+        no = str(n)
+        parts.append(f'<row r="{no}">{cells.replace(ROW_NO, no)}</row>')
     parts.append(_SHEET_TAIL)
     tmp = path.with_suffix(".xlsx.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
@@ -142,3 +172,13 @@ def write_table(
         write_xlsx(folder / f"{stem}.xlsx", header, rows)
         names.append(f"{stem}.xlsx")
     return names
+
+
+def write_table_lines(
+    folder: Path, stem: str, header: Sequence[str], csv_lines: Sequence[str], xlsx_rows: Sequence[str]
+) -> list[str]:
+    """`write_table` from rows made by `csv_line` and `xlsx_cells`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv_lines(folder / f"{stem}.csv", header, csv_lines)
+    write_xlsx_cells(folder / f"{stem}.xlsx", header, xlsx_rows)
+    return [f"{stem}.csv", f"{stem}.xlsx"]

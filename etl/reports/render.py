@@ -138,36 +138,32 @@ def index_row_html(p: dict[str, Any], loc: Locale, when: Callable[[int | None], 
     )
 
 
-def callback_rows_html(rows: list[tuple[Any, ...]], loc: Locale, when: Callable[[int | None], str]) -> Markup:
-    """The body of one manager's missed-and-not-called-back table."""
+def callback_row_html(
+    p: dict[str, Any], number: str, count: int, last_us: int, loc: Locale, when: Callable[[int | None], str]
+) -> str:
+    """One row of a manager's missed-and-not-called-back table."""
     esc = escape
-    return Markup(
-        "".join(
-            f'<tr data-number="{esc(number)}"><td><a href="clients/{esc(p["file"])}.html"><bdi>'
-            f"{esc(clip(p['name'] or number))}</bdi></a></td><td>{esc(number)}</td>"
-            f'<td class="n">{esc(loc.integer(count))}</td><td>{esc(when(last_us))}</td></tr>\n'
-            for p, number, count, last_us, _ in rows
-        )
+    return (
+        f'<tr data-number="{esc(number)}"><td><a href="clients/{esc(p["file"])}.html"><bdi>'
+        f"{esc(clip(p['name'] or number))}</bdi></a></td><td>{esc(number)}</td>"
+        f'<td class="n">{esc(loc.integer(count))}</td><td>{esc(when(last_us))}</td></tr>\n'
     )
 
 
-def unknown_rows_html(
-    parties: list[dict[str, Any]], loc: Locale, when: Callable[[int | None], str]
-) -> Markup:
-    """The body of the unknown-numbers table."""
+def unknown_row_html(p: dict[str, Any], loc: Locale, when: Callable[[int | None], str]) -> str:
+    """One row of the unknown-numbers table."""
     esc = escape
-    if not parties:
-        return Markup(f'<tr><td colspan="5">{esc(loc["none"])}</td></tr>\n')
-    return Markup(
-        "".join(
-            f'<tr><td><a href="clients/{esc(p["file"])}.html">{esc(p["phones"][0])}</a></td>'
-            f"<td><bdi>{esc(clip(p['name']))}</bdi></td>"
-            f'<td class="n">{esc(loc.integer(p["fig"]["total"]))}</td>'
-            f'<td class="n">{esc(loc.integer(p["fig"]["missed"]))}</td>'
-            f"<td>{esc(when(p['fig']['last_us']))}</td></tr>\n"
-            for p in parties
-        )
+    return (
+        f'<tr><td><a href="clients/{esc(p["file"])}.html">{esc(p["phones"][0])}</a></td>'
+        f"<td><bdi>{esc(clip(p['name']))}</bdi></td>"
+        f'<td class="n">{esc(loc.integer(p["fig"]["total"]))}</td>'
+        f'<td class="n">{esc(loc.integer(p["fig"]["missed"]))}</td>'
+        f"<td>{esc(when(p['fig']['last_us']))}</td></tr>\n"
     )
+
+
+def none_row_html(loc: Locale, columns: int) -> str:
+    return f'<tr><td colspan="{columns}">{escape(loc["none"])}</td></tr>\n'
 
 
 def write_text(path: Path, text: str) -> None:

@@ -278,10 +278,26 @@ CREATE TABLE report_pages (
 	PRIMARY KEY (target, page)
 );
 
-CREATE TABLE report_parties (
+CREATE TABLE report_rows (
 	target VARCHAR(40) NOT NULL, 
 	party_id VARCHAR(64) NOT NULL, 
-	summary TEXT NOT NULL, 
+	kind VARCHAR(8) NOT NULL, 
+	fp VARCHAR(32) NOT NULL, 
+	phones TEXT NOT NULL, 
+	manager TEXT NOT NULL, 
+	last_us BIGINT, 
+	total INTEGER NOT NULL, 
+	row_hash VARCHAR(32) NOT NULL, 
+	row_html MEDIUMTEXT NOT NULL, 
+	row_csv MEDIUMTEXT NOT NULL, 
+	row_xlsx MEDIUMTEXT NOT NULL, 
+	unknown_html MEDIUMTEXT, 
+	unknown_csv MEDIUMTEXT, 
+	unknown_xlsx MEDIUMTEXT, 
+	cb_keys TEXT, 
+	cb_html MEDIUMTEXT, 
+	cb_csv MEDIUMTEXT, 
+	cb_xlsx MEDIUMTEXT, 
 	updated_us BIGINT NOT NULL, 
 	PRIMARY KEY (target, party_id)
 );

@@ -278,10 +278,26 @@ CREATE TABLE report_pages (
 	PRIMARY KEY (target, page)
 );
 
-CREATE TABLE report_parties (
+CREATE TABLE report_rows (
 	target VARCHAR(40) NOT NULL, 
 	party_id VARCHAR(64) NOT NULL, 
-	summary TEXT NOT NULL, 
+	kind VARCHAR(8) NOT NULL, 
+	fp VARCHAR(32) NOT NULL, 
+	phones TEXT NOT NULL, 
+	manager TEXT NOT NULL, 
+	last_us BIGINT, 
+	total INTEGER NOT NULL, 
+	row_hash VARCHAR(32) NOT NULL, 
+	row_html TEXT NOT NULL, 
+	row_csv TEXT NOT NULL, 
+	row_xlsx TEXT NOT NULL, 
+	unknown_html TEXT, 
+	unknown_csv TEXT, 
+	unknown_xlsx TEXT, 
+	cb_keys TEXT, 
+	cb_html TEXT, 
+	cb_csv TEXT, 
+	cb_xlsx TEXT, 
 	updated_us BIGINT NOT NULL, 
 	PRIMARY KEY (target, party_id)
 );
