@@ -30,7 +30,7 @@ from etl.config import SourceSettings
 from etl.normalise import normalise_chunk
 from etl.sources.csvfile import CsvSource
 from etl.store import Ledger, cdr_rows
-from etl.sync import IN_BATCH, OnCommit, SourceSummary, _commit_chunk, existing_hashes, options_for
+from etl.sync import IN_BATCH, OnCommit, SourceSummary, commit_chunk, existing_hashes, options_for
 
 PREFIX = "csv:"
 NATURAL = ("uniqueid", "calldate_us", "dstchannel", "lastapp", "disposition", "duration", "billsec")
@@ -124,7 +124,7 @@ def fill_from_csv(
                     rows = rows[~rows["row_id"].isin(list(again))]
             normalised.rows = rows
             part = SourceSummary(settings.name)
-            _commit_chunk(conn, normalised, part, on_commit, run_id)
+            commit_chunk(conn, normalised, part, on_commit, run_id)
             summary.missing_in_database += part.new
             summary.quarantined += part.quarantined
             after = src.chunk_cursor(chunk)

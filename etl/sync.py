@@ -234,7 +234,7 @@ def sync_source(
                 _dry_chunk(ledger, normalised, summary)
             else:
                 with ledger.begin() as conn:
-                    _commit_chunk(conn, normalised, summary, on_commit, run_id)
+                    commit_chunk(conn, normalised, summary, on_commit, run_id)
                     new_cursor = _later(cursor_column, cursor, next_cursor)
                     if new_cursor is not None and new_cursor != cursor and (window is None or resume_key):
                         ledger.set_cursor(conn, cursor_key, cursor_column, new_cursor)
@@ -279,7 +279,7 @@ def _split_known(conn: Connection, normalised: Normalised) -> tuple[pd.DataFrame
     return rows[stored.isna()], conflicts, int(same.sum())
 
 
-def _commit_chunk(
+def commit_chunk(
     conn: Connection,
     normalised: Normalised,
     summary: SourceSummary,
