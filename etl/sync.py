@@ -286,6 +286,8 @@ def commit_chunk(
     on_commit: OnCommit | None,
     run_id: int | None,
 ) -> None:
+    """Store one normalised chunk inside `conn`'s transaction: new rows, their calls, new
+    quarantine entries, and `on_commit` for the later stages; counts go into `summary`."""
     new_rows, conflicts, known = _split_known(conn, normalised)
     summary.duplicates += known
     entries = normalised.quarantine + conflicts
