@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sys
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -170,6 +171,16 @@ def build_pbx(out_dir: Path, rows: list[dict[str, Any]]) -> tuple[int, int]:
     return written, files
 
 
+def _program() -> str:
+    """How to call cdr1c from a shell: `cdr1c` when it is on PATH, else its full path (the
+    Makefile's virtual environment is not on PATH)."""
+    found = shutil.which("cdr1c")
+    beside = Path(sys.executable).parent / "cdr1c"
+    if found and Path(found).resolve() == beside.resolve():
+        return "cdr1c"
+    return str(beside) if beside.exists() else "cdr1c"
+
+
 def onec_section(stand: StandIn) -> str:
     extensions = "\n".join(f'"{e}" = "{n}"' for e, n in EMPLOYEES.items())
     return f"""
@@ -220,5 +231,5 @@ def run(out_dir: Path, *, calls: int = 1500, seed: int = 1) -> ExitCode:
     click.echo(f"reports:        {out_dir / 'reports' / 'index.html'}")
     click.echo(f"configuration:  {config}")
     click.echo(f"ledger:         {out_dir / 'ledger.sqlite'}")
-    click.echo(f"try:            cdr1c --config {config} status")
+    click.echo(f"try:            {_program()} --config {config} status")
     return worst(code, report_code)
