@@ -7,7 +7,6 @@ Reads are set-based (one query, or one query per chunk of keys), never one query
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +46,10 @@ class Directory:
         return not self.names
 
     def fingerprint(self, ref: str) -> str:
-        text = json.dumps([self.names.get(ref), self.managers.get(ref), self.phones.get(ref, [])])
-        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+        # repr of a tuple of str/None/list is unambiguous and ~3× cheaper than json.dumps
+        # (the dirty check takes it for every client on every run)
+        text = repr((self.names.get(ref), self.managers.get(ref), self.phones.get(ref, [])))
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
     def owners_of(self, numbers: Iterable[str]) -> set[str]:
         wanted = set(numbers)
@@ -242,20 +243,33 @@ def watermarks(conn: Connection) -> dict[str, int]:
     }
 
 
-def changed_numbers(conn: Connection, marks: dict[str, int], margin_us: int) -> tuple[set[str], set[str]]:
-    """Numbers whose calls, links or recordings changed since `marks`, and the clients that
-    changed links name. `margin_us` re-reads a little before the mark, for a writer whose
-    stamp was taken before our read but committed after it."""
+def changed_numbers(
+    conn: Connection, marks: dict[str, int], margin_us: int
+) -> tuple[set[str], set[str], dict[str, int]]:
+    """Numbers whose calls, links or recordings changed since `marks`, the clients that
+    changed links name, and the new watermarks. `margin_us` re-reads a little before the
+    mark, for a writer whose stamp was taken before our read but committed after it.
+
+    The calls' new watermark comes from the same scan as the changed numbers (`calls` has no
+    index on `updated_us`: a separate max() was a second full scan, ~0.07 s at 1M calls)."""
     numbers: set[str] = set()
     refs: set[str] = set()
-    numbers.update(
-        n
-        for (n,) in conn.execute(
-            select(calls.c.external_number).where(
-                calls.c.updated_us > marks.get("calls", 0) - margin_us, calls.c.external_number.is_not(None)
-            )
-        )
-    )
+    since = marks.get("calls", 0) - margin_us
+    newest = 0
+    for n, at in conn.execute(
+        select(calls.c.external_number, calls.c.updated_us).where(calls.c.updated_us > since)
+    ):
+        if at > newest:
+            newest = at
+        if n is not None:
+            numbers.add(n)
+    if not newest:
+        newest = conn.execute(select(func.max(calls.c.updated_us))).scalar() or 0
+    stamps = {
+        "calls": int(newest),
+        "links": int(conn.execute(select(func.max(call_links.c.updated_us))).scalar() or 0),
+        "recordings": int(conn.execute(select(func.max(recordings.c.scanned_us))).scalar() or 0),
+    }
     link_keys: list[tuple[str, str]] = []
     for s, lk, ref in conn.execute(
         select(call_links.c.source, call_links.c.linkedid, call_links.c.client_ref).where(
@@ -292,7 +306,7 @@ def changed_numbers(conn: Connection, marks: dict[str, int], margin_us: int) -> 
             )
         )
     numbers.discard("")
-    return numbers, refs
+    return numbers, refs, stamps
 
 
 # --- reconciliation and data quality -------------------------------------------------------
