@@ -41,19 +41,19 @@ from .exports import csv_line, write_table, write_table_lines, xlsx_cells
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
 from .render import (
-    Renderer,
     call_rows_html,
     callback_row_html,
     data_hash,
     index_row_html,
     none_row_html,
+    renderer_for,
     unknown_row_html,
     write_text,
 )
 from .state import report_marks, report_pages, report_rows
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
-ROWS_FORMAT = "rows-3"  # of `report_rows`: a new one makes a full run (in the fingerprint)
+ROWS_FORMAT = "rows-4"  # of `report_rows`: a new one makes a full run (in the fingerprint)
 MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
 CALL_HEADER = (
     "when",
@@ -201,7 +201,7 @@ class Builder:
         self.ledger = ledger
         self.opts = opts
         self.loc = Locale(opts.lang)
-        self.renderer = Renderer(self.loc)
+        self.renderer = renderer_for(self.loc)
         self.target = hashlib.sha1(str(opts.out_dir).encode()).hexdigest()
         self.pages_dir = opts.out_dir / "clients"
         self.data_dir = opts.out_dir / "data"

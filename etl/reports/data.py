@@ -65,7 +65,7 @@ def read_directory(conn: Connection) -> Directory:
     ):
         if ext:
             d.by_extension[str(ext)] = name
-    for ref, name, manager in conn.execute(select(clients.c.ref_key, clients.c.name, clients.c.manager_ref)):
+    for ref, name, manager in _fetch(conn, select(clients.c.ref_key, clients.c.name, clients.c.manager_ref)):
         d.names[ref] = name
         if manager and manager in staff:
             d.managers[ref] = staff[manager]
