@@ -14,10 +14,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +50,7 @@ from .render import (
     none_row_html,
     renderer_for,
     unknown_row_html,
+    write_spliced,
     write_text,
 )
 from .state import report_marks, report_pages, report_rows
@@ -713,14 +716,17 @@ class Builder:
     def _index(self, parties: list[IndexRow], directory: D.Directory, fp: str) -> None:
         """The index: the stored rows in order (last contact first), nothing rendered again."""
         loc = self.loc
-        parties.sort(key=lambda r: (-(r.last_us or 0), r.id))
+        # two stable passes with C-level keys = one sort by (-(last_us or 0), id), ~2× cheaper
+        parties.sort(key=attrgetter("id"))
+        parties.sort(key=lambda r: r.last_us or 0, reverse=True)
         by_manager: dict[str, list[list[Any]]] = {}
         for p in parties:
             for cb in p.callbacks:
                 by_manager.setdefault(p.manager, []).append(cb)
         managers = sorted(by_manager, key=lambda m: (m == "", m))
         for m in managers:
-            by_manager[m].sort(key=lambda c: (-c[0], c[1]))
+            by_manager[m].sort(key=itemgetter(1))  # then newest first: by (-last_us, number)
+            by_manager[m].sort(key=itemgetter(0), reverse=True)
         has_directory = not directory.empty
         unknown = [p for p in parties if p.kind == "number"] if has_directory else []
         unknown.sort(key=lambda p: (-p.total, p.id))
@@ -770,6 +776,9 @@ class Builder:
                 [u[1] for u in unknown_rows],
                 [u[2] for u in unknown_rows],
             )
+        # the big sections are spliced in when writing (markers unique to this run, in order)
+        token = secrets.token_hex(16)
+        marker = {k: f"<!--{token}:{k}-->" for k in ["clients", *range(len(managers)), "unknown"]}
         html = self.renderer.render(
             "index.html",
             root="",
@@ -778,9 +787,9 @@ class Builder:
             by_manager=by_manager,
             managers=managers,
             unknown=unknown,
-            clients_html=Markup("".join([p.html for p in parties])),
-            callbacks_html={m: Markup("".join([c[2] for c in by_manager[m]])) for m in managers},
-            unknown_html=Markup("".join([u[0] for u in unknown_rows]) or none_row_html(loc, 5)),
+            clients_html=Markup(marker["clients"]),
+            callbacks_html={m: Markup(marker[i]) for i, m in enumerate(managers)},
+            unknown_html=Markup(marker["unknown"]),
             has_directory=has_directory,
             callback_hours=loc.decimal(self.opts.callback_hours, 0)
             if float(self.opts.callback_hours).is_integer()
@@ -789,7 +798,11 @@ class Builder:
             when=self._when,
             period=self.opts.period,
         )
-        write_text(self.opts.out_dir / "index.html", html)
+        pieces: dict[str, list[str]] = {marker["clients"]: [p.html for p in parties]}
+        for i, m in enumerate(managers):
+            pieces[marker[i]] = [c[2] for c in by_manager[m]]
+        pieces[marker["unknown"]] = [u[0] for u in unknown_rows] or [none_row_html(loc, 5)]
+        write_spliced(self.opts.out_dir / "index.html", html, pieces)
         self._rendered("index.html")
 
     def _unchanged(self, page: str, h: str) -> bool:
