@@ -306,10 +306,10 @@ class Builder:
         dirty = set(owners) | refs | {F.number_party(n) for n in numbers - owned}
         stored = self._read_rows(conn)
         self._stored = stored  # the index starts from these: no second read
-        fingerprint = directory.fingerprint
-        for ref in directory.names:
-            row = stored.get(ref)
-            if row is None or row.fp != fingerprint(ref):
+        get = stored.get
+        for ref, fp in directory.fingerprints():
+            row = get(ref)
+            if row is None or row.fp != fp:
                 dirty.add(ref)
         dirty.update(pid for pid, r in stored.items() if r.kind == "client" and pid not in directory.names)
         # a number a client gained or lost moves between that client and its own number page
@@ -326,30 +326,31 @@ class Builder:
         rows = D._fetch(conn, select(*[t[c] for c in ROW_COLUMNS[1:-1]]).where(t.target == self.target))
         # every row's callback keys in one JSON decode (one call each cost ~7 µs a row)
         keys = iter(loads("[" + ",".join([r[14] for r in rows if r[14]]) + "]"))
+        Row = IndexRow
         for r in rows:
-            pid, kind, fp, phones, manager, last_us, total, h, html, csv, xlsx = r[:11]
-            u_html, u_csv, u_xlsx, cb_keys, cb_html, cb_csv, cb_xlsx = r[11:]
+            cb_keys = r[14]
             cbs: list[list[Any]] = []
             if cb_keys:
+                cb_html, cb_csv, cb_xlsx = r[15], r[16], r[17]
                 a = b = c = 0
                 for when_us, number, lh, lc, lx in next(keys):
                     cbs.append(
                         [when_us, number, cb_html[a : a + lh], cb_csv[b : b + lc], cb_xlsx[c : c + lx]]
                     )
                     a, b, c = a + lh, b + lc, c + lx
-            out[pid] = IndexRow(
-                pid,
-                kind,
-                fp,
-                phones,
-                manager,
-                last_us,
-                total,
-                h,
-                html,
-                csv,
-                xlsx,
-                [u_html, u_csv, u_xlsx] if u_html is not None else None,
+            out[r[0]] = Row(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                [r[11], r[12], r[13]] if r[11] is not None else None,
                 cbs,
             )
         return out
@@ -721,8 +722,8 @@ class Builder:
         parties.sort(key=lambda r: r.last_us or 0, reverse=True)
         by_manager: dict[str, list[list[Any]]] = {}
         for p in parties:
-            for cb in p.callbacks:
-                by_manager.setdefault(p.manager, []).append(cb)
+            if p.callbacks:
+                by_manager.setdefault(p.manager, []).extend(p.callbacks)
         managers = sorted(by_manager, key=lambda m: (m == "", m))
         for m in managers:
             by_manager[m].sort(key=itemgetter(1))  # then newest first: by (-last_us, number)
