@@ -459,11 +459,27 @@ class Builder:
         if open_missed.empty or assigned.empty:
             return {}
         m = open_missed.merge(assigned[["source", "linkedid", "party_id"]], on=["source", "linkedid"])
+        # grouped in plain Python (pandas' groupby and a frame per group cost more than the rows)
+        groups: dict[tuple[str, str], list[Any]] = {}
+        cols = (
+            m["party_id"].tolist(),
+            m["external_number"].tolist(),
+            m["start_us"].tolist(),
+            m["linkedid"].tolist(),
+        )
+        for pid, number, start, lk in zip(*cols, strict=True):
+            if not isinstance(pid, str) or not isinstance(number, str):  # groupby drops missing keys
+                continue
+            g = groups.get((pid, number))
+            if g is None:
+                groups[(pid, number)] = [1, int(start), [lk]]
+            else:
+                g[0] += 1
+                g[1] = max(g[1], int(start))
+                g[2].append(lk)
         out: dict[str, list[list[Any]]] = {}
-        for (pid, number), g in m.groupby(["party_id", "external_number"], sort=True):
-            out.setdefault(str(pid), []).append(
-                [str(number), len(g), int(g["start_us"].max()), sorted(g["linkedid"].tolist())]
-            )
+        for (pid, number), (count, last, lks) in sorted(groups.items()):
+            out.setdefault(pid, []).append([number, count, last, sorted(lks)])
         return out
 
     def _rows(
