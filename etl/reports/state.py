@@ -47,7 +47,7 @@ report_rows = Table(
     Column("row_hash", String(32), nullable=False),  # of everything below
     Column("row_html", LONG_TEXT, nullable=False),  # the clients table: escaped HTML row
     Column("row_csv", LONG_TEXT, nullable=False),  # … one CSV line
-    Column("row_xlsx", LONG_TEXT, nullable=False),  # … XLSX cells, "\x01" for the row number
+    Column("row_xlsx", LONG_TEXT, nullable=False),  # … XLSX cells (no references: see exports)
     Column("unknown_html", LONG_TEXT),  # an unknown number's row: HTML, CSV, XLSX cells
     Column("unknown_csv", LONG_TEXT),
     Column("unknown_xlsx", LONG_TEXT),
