@@ -327,6 +327,10 @@ class Ledger:
         import etl.schema  # noqa: F401  (registers every stage's tables on `metadata`)
 
         metadata.create_all(self.engine)
+        # an index added in a later version reaches ledgers whose tables already exist
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(self.engine, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
