@@ -95,7 +95,6 @@ FREEPBX_COLUMNS = (
 CDR_INT_COLUMNS = ("duration", "billsec", "sequence")
 # The text columns, in the same order (the order of the content hash and of the ledger table).
 CDR_TEXT_COLUMNS = tuple(c for c in FREEPBX_COLUMNS if c not in ("calldate", *CDR_INT_COLUMNS))
-CDR_TIME_COLUMNS = ("calldate", "answer", "end")
 DERIVED_COLUMNS = ("direction", "external_number", "extension")
 
 cdr_rows = Table(

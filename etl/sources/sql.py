@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Column, MetaData, String, Table, and_, func, inspect, select, type_coerce
+from sqlalchemy import Column, MetaData, String, Table, and_, func, select, type_coerce
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,7 +27,6 @@ WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, "calldate", "start", "answer", "e
 # When the cursor is an auto-increment id, rows may commit slightly out of id order under
 # concurrent inserts: re-read this many ids behind the cursor.
 ID_LOOKBACK = 1000
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def format_time(value: datetime) -> str:
@@ -215,12 +214,3 @@ def _unbuffered_cursor_class(driver: str) -> Any:
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return mask_url(text.splitlines()[0] if text else type(exc).__name__)
-
-
-def table_columns(url: str, table: str) -> list[str]:
-    """Column names of a table (for diagnostics)."""
-    engine = make_engine(url)
-    try:
-        return [c["name"] for c in inspect(engine).get_columns(table)]
-    finally:
-        engine.dispose()
