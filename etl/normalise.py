@@ -19,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from etl.frames import pack_frame, unpack_frame
 from etl.phones import PhoneNormaliser
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 
@@ -47,6 +48,7 @@ HOSTILE_TEXT = ("clid", "cnam", "dst_cnam", "outbound_cnam", "lastdata", "userfi
 _EPOCH_IN_UNIQUEID = re.compile(r"(?:^|-)(\d{9,11})\.\d+$")
 _EXT_IN_CHANNEL = re.compile(r"^[A-Za-z0-9_]+/(?P<ext>[^@\-/;]+)")
 _STAR = re.compile(r"^\*")
+_EDGE_SPACE = re.compile(r"\s\x00|\x00\s")  # whitespace next to a NUL separator
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,13 @@ class Normalised:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0  # identical rows seen twice in the same chunk
 
+    # pickled (the sync's reader process → its writer) with the text columns packed
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "rows": pack_frame(self.rows)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "rows": unpack_frame(state["rows"])})
+
 
 # --- text ----------------------------------------------------------------------------------
 
@@ -93,48 +102,61 @@ def decode_bytes(value: bytes, fallback: str = "cp1251") -> str:
         return value.decode("latin-1")
 
 
-def _text_column(series: pd.Series, fallback: str, hostile: bool) -> pd.Series:
-    kind = pd.api.types.infer_dtype(series, skipna=True)
-    if kind == "empty":
-        return pd.Series([""] * len(series), index=series.index, dtype=object)
-    if kind != "string":
+def _text_column(series: pd.Series, fallback: str, hostile: bool) -> np.ndarray:
+    """Text values as an object array of `str` ('' for NULL), bytes decoded (`decode_bytes`)."""
+    values = series.to_numpy(dtype=object)
+    kind = pd.api.types.infer_dtype(values, skipna=True)  # one C-level scan
+    if kind in ("string", "empty"):  # str and NULLs (the usual case): '' for NULL
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = ""
+    else:
 
         def fix(v: Any) -> str:
-            if v is None or (isinstance(v, float) and np.isnan(v)):
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
                 return ""
             if isinstance(v, bytes | bytearray | memoryview):
                 return decode_bytes(bytes(v), fallback)
             return str(v)
 
-        series = series.map(fix)
-    else:
-        series = series.fillna("")
+        values = np.array([fix(v) for v in values], dtype=object)
     # PostgreSQL cannot store NUL in text: keep the row, mark the byte (one C-level test first)
-    if hostile and "\x00" in "".join(series.tolist()):
-        series = series.str.replace("\x00", "\ufffd", regex=False)
-    return series.astype(object)
+    if hostile and "\x00" in "".join(values.tolist()):
+        values = np.array([v.replace("\x00", "\ufffd") for v in values], dtype=object)
+    return values
+
+
+def _stripped(values: np.ndarray) -> np.ndarray:
+    """`str.strip` of each value; skipped when one C-level look at the joined text finds no
+    value with whitespace at either end, the usual case for Asterisk's ids."""
+    joined = "\x00".join(values.tolist())
+    if joined == joined.strip() and not _EDGE_SPACE.search(joined):
+        return values
+    return np.array([v.strip() for v in values], dtype=object)
 
 
 # --- times ---------------------------------------------------------------------------------
 
 
-def _parse_times(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _parse_times(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Naive datetimes (NaT where empty or sentinel) and a mask of values that were present
     but could not be read as a date."""
+    bad = np.zeros(len(series), dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = series
-        if getattr(series.dt, "tz", None) is not None:
-            parsed = series.dt.tz_localize(None)
-        bad = pd.Series(False, index=series.index)
     else:
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-        present = series.notna() & (series.astype(str).str.strip() != "")
-        raw = series.astype(str).str.strip()
-        zero_like = raw.str.match(r"^0000-00-00") | raw.str.match(r"^0+$")
-        bad = present & parsed.isna() & ~zero_like
+        missing = parsed.isna().to_numpy()
+        if missing.any():  # tell a sentinel or empty value from one that is not a date at all
+            raw = series[missing]
+            text = raw.astype(str).str.strip()
+            zero_like = text.str.match(r"^0000-00-00") | text.str.match(r"^0+$")
+            bad[missing] = (raw.notna() & (text != "") & ~zero_like).to_numpy()
+    if getattr(parsed.dt, "tz", None) is not None:  # a driver's aware values: their wall clock
+        parsed = parsed.dt.tz_localize(None)
     parsed = parsed.astype("datetime64[us]")
-    parsed = parsed.where(parsed >= MIN_VALID)
-    return parsed, bad
+    return parsed.where(parsed >= MIN_VALID), bad
 
 
 def _uniqueid_epoch_us(uniqueid: pd.Series) -> pd.Series:
@@ -142,11 +164,14 @@ def _uniqueid_epoch_us(uniqueid: pd.Series) -> pd.Series:
     return pd.to_numeric(epoch, errors="coerce") * 1_000_000
 
 
-def to_utc_us(local: pd.Series, zone: str, hint_us: pd.Series | None = None) -> pd.Series:
+def to_utc_us(
+    local: pd.Series, zone: str, hint_us: pd.Series | Callable[[], pd.Series] | None = None
+) -> pd.Series:
     """Wall-clock times in `zone` → int64 µs since the epoch (UTC); NaT → NA.
 
     Ambiguous times (the repeated DST hour) take the instant closest to `hint_us` where a hint
-    exists, else the earlier instant; non-existent times move forward past the gap.
+    exists, else the earlier instant; non-existent times move forward past the gap. `hint_us`
+    may be a function, called only when some time is ambiguous.
     """
     if zone in ("UTC", "Etc/UTC"):
         return _as_us(local)
@@ -157,8 +182,9 @@ def to_utc_us(local: pd.Series, zone: str, hint_us: pd.Series | None = None) -> 
     if not differs.any():
         return early_us
     out = early_us.copy()
-    if hint_us is not None:
-        use_late = differs & hint_us.notna() & ((late_us - hint_us).abs() < (early_us - hint_us).abs())
+    hint = hint_us() if callable(hint_us) else hint_us
+    if hint is not None:
+        use_late = differs & hint.notna() & ((late_us - hint).abs() < (early_us - hint).abs())
         out = out.where(~use_late, late_us)
     return out
 
@@ -196,13 +222,22 @@ def _amaflags(v: Any) -> str:
 # --- identity ------------------------------------------------------------------------------
 
 
-def _digest(values: Iterable[str]) -> list[str]:
-    return [hashlib.blake2b(v.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() for v in values]
+def content_hashes(columns: Sequence[Sequence[str]]) -> list[str]:
+    """Per row: blake2b-128 of its values (given column by column) joined with SEP."""
+    blake = hashlib.blake2b
+    return [blake(SEP.join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+            for parts in zip(*columns, strict=True)]  # fmt: skip
 
 
-def _joined(frame: pd.DataFrame, columns: Iterable[str]) -> list[str]:
-    cols = [frame[c].astype(str).fillna("").to_numpy(dtype=object) for c in columns]
-    return [SEP.join(parts) for parts in zip(*cols, strict=True)] if cols else []
+def _int_texts(values: pd.Series) -> list[str]:
+    """Whole numbers as text, '' where missing (`sequence` 3.0 → '3')."""
+    missing = values.isna().to_numpy()
+    if values.abs().max() > 2**53:  # beyond exact floats: one by one
+        return ["" if m else str(int(v)) for v, m in zip(values.tolist(), missing, strict=True)]
+    texts = list(map(str, values.fillna(0).astype("int64").tolist()))
+    for i in np.flatnonzero(missing).tolist():
+        texts[i] = ""
+    return texts
 
 
 def raw_json(row: dict[str, Any]) -> str:
@@ -274,6 +309,21 @@ def channel_extension(channel: str) -> str | None:
 # --- the chunk transform -------------------------------------------------------------------
 
 
+class _Reasons:
+    """The first reason each row of a chunk fails for ('' while it is good)."""
+
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, "", dtype=object)
+        self.good = np.ones(n, dtype=bool)
+
+    def flag(self, mask: pd.Series | np.ndarray, reason: str | np.ndarray) -> None:
+        """Rows in `mask` (NA counts as no) that are still good fail for `reason`."""
+        hit = (mask.to_numpy(dtype=bool, na_value=False) if isinstance(mask, pd.Series) else mask) & self.good
+        if hit.any():
+            self.text[hit] = reason if isinstance(reason, str) else reason[hit]
+            self.good &= ~hit
+
+
 def normalise_chunk(
     raw: pd.DataFrame, opts: Options, directions: Directions | None = None, *, classify: bool = True
 ) -> Normalised:
@@ -285,123 +335,124 @@ def normalise_chunk(
     if n == 0:
         return Normalised(rows=pd.DataFrame())
     raw = raw.reset_index(drop=True)
-    f = pd.DataFrame(index=raw.index)
-    for col in CDR_TEXT_COLUMNS:
-        if col in raw.columns:
-            f[col] = _text_column(raw[col], opts.encoding_fallback, col in HOSTILE_TEXT)
-        else:
-            f[col] = ""
-    f["uniqueid"] = f["uniqueid"].str.strip()
-    f["linkedid"] = f["linkedid"].str.strip()
-    f["disposition"] = _map_unique(f["disposition"], _disposition)
-    f["amaflags"] = _map_unique(f["amaflags"], _amaflags)
+    empty = np.full(n, "", dtype=object)
+    text = {
+        col: _text_column(raw[col], opts.encoding_fallback, col in HOSTILE_TEXT)
+        if col in raw.columns
+        else empty
+        for col in CDR_TEXT_COLUMNS
+    }
+    uniqueid = text["uniqueid"] = _stripped(text["uniqueid"])
+    linkedid = _stripped(text["linkedid"])
+    text["disposition"] = _map_unique(pd.Series(text["disposition"]), _disposition).to_numpy(dtype=object)
+    text["amaflags"] = _map_unique(pd.Series(text["amaflags"]), _amaflags).to_numpy(dtype=object)
 
-    reasons = pd.Series("", index=raw.index, dtype=object)
-
-    def flag(mask: pd.Series, reason: str) -> None:
-        nonlocal reasons
-        mask = mask.fillna(False).astype(bool) & (reasons == "")
-        if mask.any():
-            reasons = reasons.mask(mask, reason)
-
+    reasons = _Reasons(n)
     if "_bad" in raw.columns:  # the reader already knows the row is broken (e.g. CSV field count)
-        broken = raw["_bad"].fillna("").astype(str)
-        reasons = reasons.mask((broken != "") & (reasons == ""), broken)
+        broken = raw["_bad"].fillna("").astype(str).to_numpy(dtype=object)
+        reasons.flag(broken != "", broken)
     # identity must be there before anything else
-    flag(f["uniqueid"] == "", "uniqueid is empty")
-    flag(f["uniqueid"].str.len() > MAX_UNIQUEID, f"uniqueid longer than {MAX_UNIQUEID} characters")
-    f["linkedid"] = f["linkedid"].where(f["linkedid"] != "", f["uniqueid"])
+    lengths = np.fromiter(map(len, uniqueid), dtype=np.int64, count=n)
+    reasons.flag(lengths == 0, "uniqueid is empty")
+    reasons.flag(lengths > MAX_UNIQUEID, f"uniqueid longer than {MAX_UNIQUEID} characters")
+    text["linkedid"] = np.where(linkedid != "", linkedid, uniqueid)
 
     # numbers
+    numbers = {}
     for col in ("duration", "billsec"):
         values = (
             pd.to_numeric(raw[col], errors="coerce") if col in raw.columns else pd.Series(0, index=raw.index)
         )
-        flag(values.isna(), f"{col} is not a number")
-        flag(values < 0, f"negative {col}")
-        f[col] = values.fillna(0)
-    flag(f["billsec"] > f["duration"] + 1, "billsec greater than duration")
+        reasons.flag(values.isna(), f"{col} is not a number")
+        reasons.flag(values < 0, f"negative {col}")
+        numbers[col] = values.fillna(0)
+    reasons.flag(numbers["billsec"] > numbers["duration"] + 1, "billsec greater than duration")
     if "sequence" in raw.columns:
         seq = pd.to_numeric(raw["sequence"], errors="coerce")
-        flag(
-            raw["sequence"].notna() & seq.isna() & (raw["sequence"].astype(str).str.strip() != ""),
-            "sequence is not a number",
-        )
-        f["sequence"] = seq
+        given = raw["sequence"].notna() & (raw["sequence"].astype(str).str.strip() != "")
+        reasons.flag(given & seq.isna(), "sequence is not a number")
     else:
-        f["sequence"] = np.nan
+        seq = pd.Series(np.nan, index=raw.index)
 
     # times
     time_col = "calldate" if "calldate" in raw.columns else "start"
     if time_col not in raw.columns:
         raise ValueError("a CDR chunk needs a calldate or start column")
     calldate, bad_call = _parse_times(raw[time_col])
-    flag(bad_call, f"{time_col} is not a date")
-    flag(calldate.isna(), f"{time_col} is empty or a sentinel date")
-    answer, bad_answer = (
-        _parse_times(raw["answer"])
-        if "answer" in raw.columns
-        else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
-    )
-    end, bad_end = (
-        _parse_times(raw["end"])
-        if "end" in raw.columns
-        else (pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), pd.Series(False, index=raw.index))
-    )
-    flag(bad_answer, "answer is not a date")
-    flag(bad_end, "end is not a date")
+    reasons.flag(bad_call, f"{time_col} is not a date")
+    reasons.flag(calldate.isna(), f"{time_col} is empty or a sentinel date")
+    no_times = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), np.zeros(n, dtype=bool)
+    answer, bad_answer = _parse_times(raw["answer"]) if "answer" in raw.columns else no_times
+    end, bad_end = _parse_times(raw["end"]) if "end" in raw.columns else no_times
+    reasons.flag(bad_answer, "answer is not a date")
+    reasons.flag(bad_end, "end is not a date")
 
-    hint = _uniqueid_epoch_us(f["uniqueid"])
+    hints: list[pd.Series] = []
+
+    def hint() -> pd.Series:  # the uniqueid epoch, read only when some time is ambiguous
+        if not hints:
+            hints.append(_uniqueid_epoch_us(pd.Series(uniqueid, index=raw.index)))
+        return hints[0]
+
     call_us = to_utc_us(calldate, opts.timezone, hint)
     answer_us = to_utc_us(answer, opts.timezone, hint)
     end_us = to_utc_us(end, opts.timezone, hint)
     # FreePBX tables have no answer/end: derive them from the durations
-    dur_us = f["duration"].astype("int64") * 1_000_000
-    bill_us = f["billsec"].astype("int64") * 1_000_000
-    end_us = end_us.fillna(call_us + dur_us)
-    answered = f["disposition"].eq("ANSWERED") & f["billsec"].gt(0)
-    answer_us = answer_us.where(answer_us.notna() | ~answered, end_us - bill_us)
-    flag(end_us < call_us - 1_000_000, "end is before the start")
-    flag(answer_us.notna() & (answer_us < call_us - 1_000_000), "answer is before the start")
+    duration, billsec = numbers["duration"].astype("int64"), numbers["billsec"].astype("int64")
+    end_us = end_us.fillna(call_us + duration * 1_000_000)
+    answered = (text["disposition"] == "ANSWERED") & (billsec > 0).to_numpy()
+    answer_us = answer_us.where(answer_us.notna() | ~answered, end_us - billsec * 1_000_000)
+    reasons.flag(end_us < call_us - 1_000_000, "end is before the start")
+    reasons.flag(answer_us.notna() & (answer_us < call_us - 1_000_000), "answer is before the start")
     if opts.now_us is not None:
-        flag(call_us > opts.now_us + 86_400_000_000, f"{time_col} is in the future")
+        reasons.flag(call_us > opts.now_us + 86_400_000_000, f"{time_col} is in the future")
 
-    # the exact text of the time values, for the content hash (independent of the zone setting)
-    f["_t"] = calldate.astype(str) + SEP + answer.astype(str) + SEP + end.astype(str)
-    seq_text = f["sequence"].map(lambda v: "" if pd.isna(v) else str(int(v)))
-    hash_cols = [*CDR_TEXT_COLUMNS, "duration", "billsec", "_t"]
-    f["_seq"] = seq_text
-    content = _digest(
-        _joined(
-            f.assign(duration=f["duration"].astype("int64"), billsec=f["billsec"].astype("int64")),
-            [*hash_cols, "_seq"],
-        )
+    # the content hash: the text values, the durations, the exact text of the time values
+    # (independent of the zone setting) and the sequence
+    seq_text = _int_texts(seq)
+    content = content_hashes(
+        [
+            *(text[c].tolist() for c in CDR_TEXT_COLUMNS),
+            list(map(str, duration.tolist())),
+            list(map(str, billsec.tolist())),
+            *(t.astype(str).fillna("").tolist() for t in (calldate, answer, end)),
+            seq_text,
+        ]
     )
-    f["content_hash"] = content
     if opts.identity == "sequence":
-        f["row_id"] = f["uniqueid"] + "#" + seq_text.where(seq_text != "", "-")
+        row_id = uniqueid + np.array(["#" + (s or "-") for s in seq_text], dtype=object)
     else:
-        f["row_id"] = "h" + pd.Series(content, index=f.index).str.slice(0, 31)
-    f["calldate_us"], f["answer_us"], f["end_us"] = call_us, answer_us, end_us
+        row_id = np.array(["h" + c[:31] for c in content], dtype=object)
 
     # identities repeated inside the chunk: identical → once; different content → quarantine
-    good = reasons == ""
-    dup_same = good & f.duplicated(["row_id", "content_hash"], keep="first")
+    keys = pd.DataFrame({"row_id": row_id, "content_hash": content})
+    dup_same = reasons.good & keys.duplicated(keep="first").to_numpy()
     duplicates = int(dup_same.sum())
-    good = good & ~dup_same
-    conflict = good & f["row_id"].where(good).duplicated(keep="first") & f["row_id"].notna()
-    flag(conflict, "identity conflict: another row with the same uniqueid and sequence differs")
-    good = reasons == ""
-    good = good & ~dup_same
+    reasons.good &= ~dup_same
+    conflict = reasons.good & keys["row_id"].where(reasons.good).duplicated(keep="first").to_numpy()
+    reasons.flag(conflict, "identity conflict: another row with the same uniqueid and sequence differs")
+    good = reasons.good
 
-    quarantined = _quarantine(raw, reasons)
-    rows = f.loc[good].copy()
+    quarantined = _quarantine(raw, reasons.text, ~good & ~dup_same)
+    index = raw.index[good]
+    rows = pd.DataFrame(
+        {
+            # object columns of str: pandas would otherwise copy each into its `str` dtype
+            **{c: pd.Series(text[c][good], index=index, dtype=object, copy=False) for c in CDR_TEXT_COLUMNS},
+            "duration": duration.to_numpy()[good],
+            "billsec": billsec.to_numpy()[good],
+            "sequence": seq.to_numpy()[good],
+            "content_hash": np.array(content, dtype=object)[good],
+            "row_id": row_id[good],
+            "calldate_us": call_us.array[good],
+            "answer_us": answer_us.array[good],
+            "end_us": end_us.array[good],
+        },
+        index=index,
+    )
     if classify:
         rows = add_directions(rows, directions or Directions(opts))
     rows["source"] = opts.source
-    rows["duration"] = rows["duration"].astype("int64")
-    rows["billsec"] = rows["billsec"].astype("int64")
-    rows = rows.drop(columns=["_t", "_seq"])
     return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
 
 
@@ -412,19 +463,18 @@ def add_directions(rows: pd.DataFrame, directions: Directions) -> pd.DataFrame:
     return pd.concat([rows, directions.apply(rows)], axis=1)
 
 
-def _quarantine(raw: pd.DataFrame, reasons: pd.Series) -> list[dict[str, Any]]:
-    bad = reasons != ""
+def _quarantine(raw: pd.DataFrame, reasons: np.ndarray, bad: np.ndarray) -> list[dict[str, Any]]:
     if not bad.any():
         return []
     out = []
     columns = [k for k in raw.columns if not str(k).startswith("_")]
     records = raw.loc[bad, columns].astype(object).to_dict("records")
-    for idx, row in zip(raw.index[bad], records, strict=True):
+    for reason, row in zip(reasons[bad].tolist(), records, strict=True):
         image = raw_json({str(k): v for k, v in row.items()})
         out.append(
             {
                 "row_key": hashlib.blake2b(image.encode(), digest_size=16).hexdigest(),
-                "reason": reasons.at[idx],
+                "reason": reason,
                 "raw": image,
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,6 +144,19 @@ def test_hostile_corpus_through_a_real_source(databases: Databases) -> None:
     again = sync_source(settings.sources["default"], ledger)
     assert (again.new, again.quarantined) == (0, 0)
     assert ledger.count(cdr_rows) == len(good)
+
+
+def test_content_hash_covers_every_time_and_value() -> None:
+    """FreePBX rows have no answer/end; the call time alone must still tell two rows apart (a
+    row-hash identity would otherwise merge them), and whitespace-padded ids are stripped."""
+    base = {k: v for k, v in row(uniqueid=" 5.1 ").items() if k != "sequence"}
+    later = {**base, "calldate": "2026-11-25 10:00:05"}
+    out = normalise_chunk(pd.DataFrame([base, later]), dataclasses.replace(OPTS, identity="hash"))
+    assert len(out.rows) == 2 and out.duplicates == 0
+    assert out.rows["content_hash"].nunique() == 2 and out.rows["row_id"].nunique() == 2
+    assert set(out.rows["uniqueid"]) == {"5.1"}
+    again = normalise_chunk(pd.DataFrame([later, base]), dataclasses.replace(OPTS, identity="hash"))
+    assert set(again.rows["content_hash"]) == set(out.rows["content_hash"])  # stable, order-free
 
 
 def test_decode_bytes() -> None:
