@@ -8,10 +8,11 @@ matched case-insensitively; extra columns are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Column, MetaData, String, Table, and_, func, select, type_coerce
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
@@ -23,7 +24,8 @@ from etl.secrets import mask_url
 from etl.sources.base import time_cursor
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, make_engine
 
-WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, "calldate", "start", "answer", "end", "id", "addtime"}
+TIME_COLUMNS = ("calldate", "start", "answer", "end", "addtime")
+WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, *TIME_COLUMNS, "id"}
 # When the cursor is an auto-increment id, rows may commit slightly out of id order under
 # concurrent inserts: re-read this many ids behind the cursor.
 ID_LOOKBACK = 1000
@@ -116,15 +118,18 @@ class SqlSource:
                 cursor.itersize = chunk_size
             else:
                 cursor = raw.cursor()
+            decoders = _text_times(driver) if self.engine.dialect.driver == "pymysql" else None
             try:
                 cursor.execute(str(compiled), params)
                 while True:
                     rows = cursor.fetchmany(chunk_size)
                     if not rows:
                         break
-                    yield pd.DataFrame.from_records(rows, columns=names, coerce_float=False)
+                    yield rows_frame(rows, names)
             finally:
                 cursor.close()
+                if decoders is not None:
+                    driver.decoders = decoders  # type: ignore[union-attr]
         except self.engine.dialect.loaded_dbapi.Error as exc:
             raise SourceUnreachable(f"source {self.name}: {_short(exc)}") from None
         finally:
@@ -198,6 +203,40 @@ class SqlSource:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def rows_frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """A driver's rows as a frame of the values as they came: object columns, no inference
+    (pandas would copy every text column into its `str` dtype, which normalisation undoes).
+    Date-time objects (psycopg, mysqlclient) still become datetime64 columns."""
+    frame = pd.DataFrame(_object_matrix(rows, len(columns)), columns=columns, dtype=object, copy=False)
+    for name in columns:
+        if name in TIME_COLUMNS and pd.api.types.infer_dtype(frame[name], skipna=True).startswith("datetime"):
+            frame[name] = pd.Series(frame[name].tolist(), index=frame.index)
+    return frame
+
+
+def _object_matrix(rows: Sequence[Sequence[Any]], width: int) -> Any:
+    try:  # pandas' own C routine for this (what DataFrame.from_records uses): ~3x numpy's
+        from pandas._libs.lib import to_object_array_tuples
+
+        return to_object_array_tuples(list(rows))
+    except (ImportError, TypeError):
+        out = np.empty((len(rows), width), dtype=object)
+        out[:] = rows
+        return out
+
+
+def _text_times(driver: Any) -> dict[int, Any]:
+    """Let pymysql hand DATETIME/TIMESTAMP/DATE values over as their text, parsed later for the
+    whole column at once (`pd.to_datetime`): its per-value parse is a fifth of its fetch time.
+    Returns the decoders to put back (the connection goes back to the pool)."""
+    from pymysql.constants import FIELD_TYPE
+
+    saved: dict[int, Any] = driver.decoders
+    as_text = (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.DATE)
+    driver.decoders = {k: v for k, v in saved.items() if k not in as_text}
+    return saved
 
 
 def _unbuffered_cursor_class(driver: str) -> Any:
