@@ -99,10 +99,11 @@ led = Ledger.open(s.state.url)
 t = time.perf_counter()
 r = sync_source(s.sources["default"], led)
 elapsed = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-reader = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the reader process
+me, child = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined": r.quarantined,
-                  "seconds": elapsed, "peak_rss_mb": rss, "reader_peak_rss_mb": reader}}))
+                  "seconds": elapsed, "peak_rss_mb": me.ru_maxrss / 1024,
+                  "reader_peak_rss_mb": child.ru_maxrss / 1024,  # the reader process
+                  "writer_cpu_s": me.ru_utime + me.ru_stime, "reader_cpu_s": child.ru_utime + child.ru_stime}}))
 """
     out = subprocess.run(
         [sys.executable, "-c", code],
