@@ -34,7 +34,7 @@ from etl.normalise import (
 from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
 from etl.sources.base import time_cursor
-from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_tuples, insert_ignore, now_utc, quarantine
+from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_rows, insert_ignore, now_utc, quarantine
 
 OnCommit = Callable[[Connection, str, list[str]], None]
 Progress = Callable[[int], None]
@@ -140,7 +140,7 @@ def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
         built[col] = built[col].astype("Int64")
     columns = [c.name for c in calls.columns]
     update = [c for c in columns if c not in ("source", "linkedid")]
-    bulk_write(conn, calls, columns, frame_tuples(built, columns), update=update)
+    bulk_write(conn, calls, columns, frame_rows(built, columns), update=update)
     return len(built)
 
 
@@ -310,9 +310,9 @@ def commit_chunk(
         return
     oldest = int(new_rows["calldate_us"].min())
     summary.oldest_new_us = oldest if summary.oldest_new_us is None else min(oldest, summary.oldest_new_us)
-    stamped = new_rows.assign(loaded_us=int(time.time() * 1_000_000))
-    bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_tuples(stamped, ROW_COLUMNS))
-    summary.new += len(stamped)
+    loaded = {"loaded_us": int(time.time() * 1_000_000)}
+    bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_rows(new_rows, ROW_COLUMNS, loaded))
+    summary.new += len(new_rows)
     summary.calls += rebuild_calls(conn, summary.source, new_rows)
     if on_commit is not None:
         on_commit(conn, summary.source, new_rows["row_id"].tolist())
