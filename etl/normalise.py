@@ -259,46 +259,128 @@ def raw_json(row: dict[str, Any]) -> str:
 
 
 class Directions:
-    """Inbound / outbound / internal from contexts, channels and which side is an extension."""
+    """Inbound / outbound / internal from contexts, channels and which side is an extension.
+
+    Called once per chunk during a sync, so the per-value work (regexes, phone parsing) is done
+    once per distinct value of a column and spread over its rows with numpy (`_Distinct`), and
+    what is learnt about a number is remembered for the next chunks. Channel names are cut at
+    their unique suffix first (`_channel_prefixes`): otherwise nearly every one is distinct.
+    The columns are text (str), as `normalise_chunk` leaves them; None reads as it always did.
+    """
 
     def __init__(self, opts: Options) -> None:
         self.phones = PhoneNormaliser(opts.region, opts.extension_pattern)
         self.inbound = [re.compile(p) for p in opts.inbound_contexts]
         self.outbound = [re.compile(p) for p in opts.outbound_contexts]
         self.trunks = [re.compile(p) for p in opts.trunk_channels]
+        self._numbers: dict[Any, tuple[bool, str | None]] = {}
+
+    def _number(self, value: Any) -> tuple[bool, str | None]:
+        """Whether a src / dst / cnum is an extension, and its E.164 if it is an external
+        number; remembered, as most numbers of a chunk turn up again in the next ones."""
+        known = self._numbers.get(value)
+        if known is None:
+            if len(self._numbers) >= 100_000:
+                self._numbers.clear()
+            known = self._numbers[value] = (self.phones.is_extension(value), self.phones.external(value))
+        return known
+
+    def _is_extension(self, value: Any) -> bool:
+        return self._number(value)[0]
+
+    def _external(self, value: Any) -> str | None:
+        return self._number(value)[1]
+
+    def _has_number(self, value: Any) -> bool:
+        return self._number(value)[1] is not None
+
+    def _rings_extension(self, channel: Any) -> bool:
+        return self.phones.is_extension(channel_extension(channel))
 
     def apply(self, f: pd.DataFrame) -> pd.DataFrame:
-        ext = self.phones.is_extension
-        src_ext = _map_unique(f["src"], ext).astype(bool)
-        dst_ext = _map_unique(f["dst"], ext).astype(bool)
-        in_ctx = _map_unique(f["dcontext"], lambda v: any(p.search(v) for p in self.inbound)).astype(bool)
-        out_ctx = _map_unique(f["dcontext"], lambda v: any(p.search(v) for p in self.outbound)).astype(bool)
-        trunk = (
-            _map_unique(f["channel"], lambda v: any(p.search(v) for p in self.trunks)).astype(bool)
-            if self.trunks
-            else pd.Series(False, index=f.index)
-        )
-        src_num = _map_unique(f["src"], self.phones.external)
-        dst_num = _map_unique(f["dst"], self.phones.external)
-        dst_chan_ext = _map_unique(f["dstchannel"], channel_extension)
-        chan_ext = _map_unique(f["channel"], channel_extension)
+        ext = self._is_extension
+        src, dst, cnum = (_Distinct(f[c]) for c in ("src", "dst", "cnum"))
+        context = _Distinct(f["dcontext"])
+        chan = _Distinct(_channel_prefixes(f["channel"].to_numpy(dtype=object)))
+        dst_chan = _Distinct(_channel_prefixes(f["dstchannel"].to_numpy(dtype=object)))
 
-        chan_is_ext = dst_chan_ext.map(ext, na_action="ignore").fillna(False).astype(bool)
-        inbound = in_ctx | trunk | (~src_ext & src_num.notna())
-        internal = ~inbound & src_ext & (dst_ext | chan_is_ext | (out_ctx & dst_num.isna()))
-        outbound = ~inbound & ~internal & (src_ext | out_ctx) & dst_num.notna()
-        direction = np.select([inbound, internal, outbound], ["inbound", "internal", "outbound"], "unknown")
+        src_ext, dst_ext, cnum_ext = src.map(ext, bool), dst.map(ext, bool), cnum.map(ext, bool)
+        src_has_num, dst_has_num = src.map(self._has_number, bool), dst.map(self._has_number, bool)
+        in_ctx = context.map(lambda v: any(p.search(v) for p in self.inbound), bool)
+        out_ctx = context.map(lambda v: any(p.search(v) for p in self.outbound), bool)
+        # trunk patterns are the user's and may look at the suffix: whole channel names here
+        trunk = (
+            _Distinct(f["channel"]).map(lambda v: any(p.search(v) for p in self.trunks), bool)
+            if self.trunks
+            else np.zeros(len(f), dtype=bool)
+        )
+        dst_chan_is_ext = dst_chan.map(self._rings_extension, bool)
+        chan_is_ext = chan.map(self._rings_extension, bool)
+
+        inbound = in_ctx | trunk | (~src_ext & src_has_num)
+        internal = ~inbound & src_ext & (dst_ext | dst_chan_is_ext | (out_ctx & ~dst_has_num))
+        outbound = ~inbound & ~internal & (src_ext | out_ctx) & dst_has_num
+        direction = _DIRECTIONS[np.select([inbound, internal, outbound], [1, 2, 3], 0)]
 
         # the phone that rang (from the destination channel) names the employee better than
         # dst, which may be a ring group or queue number
-        inbound_ext = dst_chan_ext.where(chan_is_ext, f["dst"].where(dst_ext))
-        outbound_ext = f["src"].where(src_ext, f["cnum"].where(_map_unique(f["cnum"], ext).astype(bool)))
-        outbound_ext = outbound_ext.fillna(chan_ext.where(chan_ext.map(ext, na_action="ignore") == True))  # noqa: E712
-        extension = inbound_ext.where(inbound, outbound_ext.where(internal | outbound))
-        external = src_num.where(inbound, dst_num.where(outbound))
+        nan = np.full(len(f), np.nan, dtype=object)
+        inbound_ext = np.where(
+            dst_chan_is_ext, dst_chan.map(channel_extension), np.where(dst_ext, dst.values, nan)
+        )
+        outbound_ext = np.where(
+            src_ext,
+            src.values,
+            np.where(cnum_ext, cnum.values, np.where(chan_is_ext, chan.map(channel_extension), nan)),
+        )
+        extension = np.where(inbound, inbound_ext, np.where(internal | outbound, outbound_ext, nan))
+        # An inbound row without a number gets NaN, but None when no src of the chunk has a
+        # number: what the Series.map-based version gave (its mapping's dtype was inferred).
+        no_number = nan if src_has_num.any() else np.full(len(f), None, dtype=object)
+        external = np.where(
+            inbound,
+            np.where(src_has_num, src.map(self._external), no_number),
+            np.where(outbound, dst.map(self._external), nan),
+        )
         return pd.DataFrame(
-            {"direction": direction, "external_number": external, "extension": extension}, index=f.index
-        ).astype(object)
+            {"direction": direction, "external_number": external, "extension": extension},
+            index=f.index,
+            dtype=object,
+        )
+
+
+_DIRECTIONS = np.array(["unknown", "inbound", "internal", "outbound"], dtype=object)
+
+
+class _Distinct:
+    """One column as codes into its distinct values, to compute something once per distinct
+    value (`map`): a chunk has far fewer distinct numbers, contexts, channel prefixes than rows."""
+
+    def __init__(self, values: pd.Series | np.ndarray) -> None:
+        self.values = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+        self.codes, self.uniques = pd.factorize(self.values)
+        self.missing = self.codes < 0  # None / NaN: factorize gives them no code
+
+    def map(self, fn: Callable[[Any], Any], dtype: type = object) -> np.ndarray:
+        """`fn(value)` for each row, as an array of `dtype`."""
+        table: np.ndarray = np.empty(len(self.uniques) + 1, dtype=dtype)  # the last: for code -1
+        table[:-1] = [fn(v) for v in self.uniques]
+        out = table[self.codes]
+        if self.missing.any():
+            out[self.missing] = [fn(v) for v in self.values[self.missing]]
+        return out
+
+
+def _channel_prefixes(channels: np.ndarray) -> np.ndarray:
+    """Channel names cut before their first '-', where Asterisk's unique suffix starts
+    (`PJSIP/101-0000002a` → `PJSIP/101`, `Local/101@from-queue-0000;1` → `Local/101@from`).
+
+    `channel_extension` gives the same for a channel and its prefix, as nothing its pattern
+    matches can be a '-' (tests/test_directions.py checks this); the prefixes repeat."""
+    try:
+        return np.array([c.partition("-")[0] for c in channels], dtype=object)
+    except AttributeError:  # a None among them (not from a sync: its text columns are str)
+        return channels
 
 
 def channel_extension(channel: str) -> str | None:
