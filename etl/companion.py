@@ -23,14 +23,13 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from etl.config import SourceSettings
 from etl.normalise import normalise_chunk
 from etl.sources.csvfile import CsvSource
-from etl.store import Ledger, cdr_rows
-from etl.sync import IN_BATCH, OnCommit, SourceSummary, commit_chunk, existing_hashes, options_for
+from etl.store import Ledger, cdr_rows, select_in
+from etl.sync import OnCommit, SourceSummary, commit_chunk, existing_hashes, options_for
 
 PREFIX = "csv:"
 NATURAL = ("uniqueid", "calldate_us", "dstchannel", "lastapp", "disposition", "duration", "billsec")
@@ -69,17 +68,8 @@ def _natural(frame: pd.DataFrame) -> pd.Series:
 
 
 def _stored_natural(conn: Connection, source: str, uniqueids: list[str]) -> set[str]:
-    out: set[str] = set()
-    cols = [cdr_rows.c[c] for c in NATURAL]
-    for i in range(0, len(uniqueids), IN_BATCH):
-        batch = uniqueids[i : i + IN_BATCH]
-        rows = conn.execute(
-            select(*cols).where(and_(cdr_rows.c.source == source, cdr_rows.c.uniqueid.in_(batch)))
-        )
-        frame = pd.DataFrame(rows.all(), columns=list(NATURAL))
-        if len(frame):
-            out.update(_natural(frame))
-    return out
+    rows = list(select_in(conn, cdr_rows, NATURAL, "uniqueid", uniqueids, {"source": source}))
+    return set(_natural(pd.DataFrame.from_records(rows, columns=list(NATURAL)))) if rows else set()
 
 
 def _chunks(src: CsvSource, cursor: str | None, limit: int, size: int) -> Iterator[pd.DataFrame]:

@@ -517,15 +517,18 @@ def normalise_chunk(
 
     quarantined = _quarantine(raw, reasons.text, ~good & ~dup_same)
     index = raw.index[good]
+
+    def texts(values: np.ndarray) -> pd.Series:  # object, not pandas' `str` (a copy of each)
+        return pd.Series(values, index=index, dtype=object, copy=False)
+
     rows = pd.DataFrame(
         {
-            # object columns of str: pandas would otherwise copy each into its `str` dtype
-            **{c: pd.Series(text[c][good], index=index, dtype=object, copy=False) for c in CDR_TEXT_COLUMNS},
+            **{c: texts(text[c][good]) for c in CDR_TEXT_COLUMNS},
             "duration": duration.to_numpy()[good],
             "billsec": billsec.to_numpy()[good],
             "sequence": seq.to_numpy()[good],
-            "content_hash": np.array(content, dtype=object)[good],
-            "row_id": row_id[good],
+            "content_hash": texts(np.array(content, dtype=object)[good]),
+            "row_id": texts(row_id[good]),
             "calldate_us": call_us.array[good],
             "answer_us": answer_us.array[good],
             "end_us": end_us.array[good],
@@ -534,7 +537,7 @@ def normalise_chunk(
     )
     if classify:
         rows = add_directions(rows, directions or Directions(opts))
-    rows["source"] = opts.source
+    rows["source"] = texts(np.full(len(index), opts.source, dtype=object))
     return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
 
 

@@ -300,6 +300,36 @@ def bulk_write(
         cursor.close()
 
 
+def select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    values: Iterable[Any],
+    where: Mapping[str, Any] | None = None,
+    batch: int = 500,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows (as tuples of `columns`) whose `key` is one of `values` and whose `where` columns
+    equal the given values, asked in batches of `batch` values.
+
+    Plain driver SQL: SQLAlchemy compiles an IN list of literals anew for every statement,
+    which cost more than SQLite's look-ups themselves (~6 µs per row of a first sync)."""
+    q = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    fixed = list((where or {}).items())
+    conditions = "".join(f"{q(c)} = {mark} AND " for c, _ in fixed)
+    head = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table.name)} WHERE {conditions}{q(key)} IN "
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        pending = list(values)
+        for i in range(0, len(pending), batch):
+            part = pending[i : i + batch]
+            cursor.execute(head + f"({', '.join([mark] * len(part))})", [*(v for _, v in fixed), *part])
+            yield from cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def frame_rows(
     frame: Any, columns: Sequence[str], constants: Mapping[str, Any] | None = None
 ) -> Iterator[tuple[Any, ...]]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from etl.calls import group_calls
@@ -34,11 +34,20 @@ from etl.normalise import (
 from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
 from etl.sources.base import time_cursor
-from etl.store import Ledger, bulk_write, calls, cdr_rows, frame_rows, insert_ignore, now_utc, quarantine
+from etl.store import (
+    Ledger,
+    bulk_write,
+    calls,
+    cdr_rows,
+    frame_rows,
+    insert_ignore,
+    now_utc,
+    quarantine,
+    select_in,
+)  # fmt: skip
 
 OnCommit = Callable[[Connection, str, list[str]], None]
 Progress = Callable[[int], None]
-IN_BATCH = 500
 ROW_COLUMNS = [*LEDGER_ROW_COLUMNS, "loaded_us"]
 LEG_COLUMNS = (
     "source", "linkedid", "row_id", "calldate_us", "answer_us", "end_us", "disposition",
@@ -82,54 +91,27 @@ def options_for(settings: SourceSettings, has_sequence: bool, now_us: int | None
     )
 
 
-def _batches(values: list[str], size: int = IN_BATCH) -> Iterator[list[str]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def existing_hashes(conn: Connection, source: str, row_ids: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for batch in _batches(list(row_ids)):
-        stmt = select(cdr_rows.c.row_id, cdr_rows.c.content_hash).where(
-            and_(cdr_rows.c.source == source, cdr_rows.c.row_id.in_(batch))
-        )
-        out.update({r: h for r, h in conn.execute(stmt)})
-    return out
+    rows = select_in(conn, cdr_rows, ("row_id", "content_hash"), "row_id", row_ids, {"source": source})
+    return dict(rows)  # type: ignore[arg-type]
 
 
 def _existing_keys(conn: Connection, source: str, keys: list[str]) -> set[str]:
-    out: set[str] = set()
-    for batch in _batches(keys):
-        stmt = select(quarantine.c.row_key).where(
-            and_(quarantine.c.source == source, quarantine.c.row_key.in_(batch))
-        )
-        out.update(r for (r,) in conn.execute(stmt))
-    return out
+    return {r for (r,) in select_in(conn, quarantine, ("row_key",), "row_key", keys, {"source": source})}
 
 
 def legs_of(conn: Connection, source: str, linkedids: Iterable[str]) -> pd.DataFrame:
     """Every stored leg of these calls."""
-    cols = [cdr_rows.c[c] for c in LEG_COLUMNS]
-    frames = []
-    for batch in _batches(list(linkedids)):
-        stmt = select(*cols).where(and_(cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(batch)))
-        rows = conn.execute(stmt).all()
-        if rows:
-            frames.append(pd.DataFrame.from_records(rows, columns=list(LEG_COLUMNS)))
-    if not frames:
-        return pd.DataFrame(columns=list(LEG_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    rows = list(select_in(conn, cdr_rows, LEG_COLUMNS, "linkedid", linkedids, {"source": source}))
+    return pd.DataFrame.from_records(rows, columns=list(LEG_COLUMNS))
 
 
 def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
     """Recompute the calls that `new_rows` belong to; legs stored earlier are read back."""
     if new_rows.empty:
         return 0
-    linkedids = list(pd.unique(new_rows["linkedid"]))
-    known: set[str] = set()
-    for batch in _batches(linkedids):
-        stmt = select(calls.c.linkedid).where(and_(calls.c.source == source, calls.c.linkedid.in_(batch)))
-        known.update(r for (r,) in conn.execute(stmt))
+    linkedids = pd.unique(new_rows["linkedid"]).tolist()
+    known = {r for (r,) in select_in(conn, calls, ("linkedid",), "linkedid", linkedids, {"source": source})}
     fresh = new_rows[~new_rows["linkedid"].isin(known)].loc[:, list(LEG_COLUMNS)]
     legs = pd.concat([fresh, legs_of(conn, source, known)], ignore_index=True) if known else fresh
     built = group_calls(legs)
