@@ -16,10 +16,11 @@ Decisions (documented in docs/normalisation.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,14 @@ def decode_bytes(value: bytes, fallback: str = "cp1251") -> str:
         return value.decode("latin-1")
 
 
+def _as_text(v: Any, fallback: str) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, bytes | bytearray | memoryview):
+        return decode_bytes(bytes(v), fallback)
+    return str(v)
+
+
 def _text_column(series: pd.Series, fallback: str, hostile: bool) -> np.ndarray:
     """Text values as an object array of `str` ('' for NULL), bytes decoded (`decode_bytes`)."""
     values = series.to_numpy(dtype=object)
@@ -111,16 +120,12 @@ def _text_column(series: pd.Series, fallback: str, hostile: bool) -> np.ndarray:
         if missing.any():
             values = values.copy()
             values[missing] = ""
-    else:
-
-        def fix(v: Any) -> str:
-            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-                return ""
-            if isinstance(v, bytes | bytearray | memoryview):
-                return decode_bytes(bytes(v), fallback)
-            return str(v)
-
-        values = np.array([fix(v) for v in values], dtype=object)
+    else:  # numbers, bytes, mixed: once per distinct value
+        fix = functools.partial(_as_text, fallback=fallback)
+        try:
+            values = _Distinct(values).map(fix)
+        except TypeError:  # unhashable values (bytearray, memoryview)
+            values = np.array([fix(v) for v in values], dtype=object)
     # PostgreSQL cannot store NUL in text: keep the row, mark the byte (one C-level test first)
     if hostile and "\x00" in "".join(values.tolist()):
         values = np.array([v.replace("\x00", "\ufffd") for v in values], dtype=object)
@@ -173,7 +178,7 @@ def to_utc_us(
     exists, else the earlier instant; non-existent times move forward past the gap. `hint_us`
     may be a function, called only when some time is ambiguous.
     """
-    if zone in ("UTC", "Etc/UTC"):
+    if zone in ("UTC", "Etc/UTC") or not local.notna().any():  # nothing to place in a zone
         return _as_us(local)
     early = local.dt.tz_localize(zone, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
     late = local.dt.tz_localize(zone, ambiguous=np.zeros(len(local), dtype=bool), nonexistent="shift_forward")
@@ -198,11 +203,6 @@ def _as_us(series: pd.Series) -> pd.Series:
 
 
 # --- enums ---------------------------------------------------------------------------------
-
-
-def _map_unique(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    mapping: dict[Hashable, Any] = {v: fn(v) for v in pd.unique(series)}
-    return series.map(mapping)
 
 
 def _disposition(v: Any) -> str:
@@ -426,8 +426,8 @@ def normalise_chunk(
     }
     uniqueid = text["uniqueid"] = _stripped(text["uniqueid"])
     linkedid = _stripped(text["linkedid"])
-    text["disposition"] = _map_unique(pd.Series(text["disposition"]), _disposition).to_numpy(dtype=object)
-    text["amaflags"] = _map_unique(pd.Series(text["amaflags"]), _amaflags).to_numpy(dtype=object)
+    text["disposition"] = _Distinct(text["disposition"]).map(_disposition)
+    text["amaflags"] = _Distinct(text["amaflags"]).map(_amaflags)
 
     reasons = _Reasons(n)
     if "_bad" in raw.columns:  # the reader already knows the row is broken (e.g. CSV field count)
@@ -451,8 +451,14 @@ def normalise_chunk(
     reasons.flag(numbers["billsec"] > numbers["duration"] + 1, "billsec greater than duration")
     if "sequence" in raw.columns:
         seq = pd.to_numeric(raw["sequence"], errors="coerce")
-        given = raw["sequence"].notna() & (raw["sequence"].astype(str).str.strip() != "")
-        reasons.flag(given & seq.isna(), "sequence is not a number")
+        unread = seq.isna()
+        if unread.any():  # NULL or blank is no sequence; anything else must be a number
+            text_of = raw["sequence"][unread]
+            bad_seq = np.zeros(n, dtype=bool)
+            bad_seq[unread.to_numpy()] = (
+                text_of.notna() & (text_of.astype(str).str.strip() != "")
+            ).to_numpy()
+            reasons.flag(bad_seq, "sequence is not a number")
     else:
         seq = pd.Series(np.nan, index=raw.index)
 
@@ -507,7 +513,7 @@ def normalise_chunk(
         row_id = np.array(["h" + c[:31] for c in content], dtype=object)
 
     # identities repeated inside the chunk: identical → once; different content → quarantine
-    keys = pd.DataFrame({"row_id": row_id, "content_hash": content})
+    keys = pd.DataFrame({"row_id": row_id, "content_hash": content}, dtype=object)
     dup_same = reasons.good & keys.duplicated(keep="first").to_numpy()
     duplicates = int(dup_same.sum())
     reasons.good &= ~dup_same

@@ -117,12 +117,12 @@ def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
     built = group_calls(legs)
     if built.empty:
         return 0
-    built["updated_us"] = int(time.time() * 1_000_000)
     for col in ("start_us", "end_us", "answer_us"):
         built[col] = built[col].astype("Int64")
     columns = [c.name for c in calls.columns]
     update = [c for c in columns if c not in ("source", "linkedid")]
-    bulk_write(conn, calls, columns, frame_rows(built, columns), update=update)
+    stamp = {"updated_us": int(time.time() * 1_000_000)}
+    bulk_write(conn, calls, columns, frame_rows(built, calls, columns, stamp), update=update)
     return len(built)
 
 
@@ -293,7 +293,7 @@ def commit_chunk(
     oldest = int(new_rows["calldate_us"].min())
     summary.oldest_new_us = oldest if summary.oldest_new_us is None else min(oldest, summary.oldest_new_us)
     loaded = {"loaded_us": int(time.time() * 1_000_000)}
-    bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_rows(new_rows, ROW_COLUMNS, loaded))
+    bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_rows(new_rows, cdr_rows, ROW_COLUMNS, loaded))
     summary.new += len(new_rows)
     summary.calls += rebuild_calls(conn, summary.source, new_rows)
     if on_commit is not None:
