@@ -204,6 +204,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index inserts of a large first sync
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.close()
 
         return engine
