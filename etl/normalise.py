@@ -114,18 +114,16 @@ def _as_text(v: Any, fallback: str) -> str:
 def _text_column(series: pd.Series, fallback: str, hostile: bool) -> np.ndarray:
     """Text values as an object array of `str` ('' for NULL), bytes decoded (`decode_bytes`)."""
     values = series.to_numpy(dtype=object)
-    kind = pd.api.types.infer_dtype(values, skipna=True)  # one C-level scan
-    if kind in ("string", "empty"):  # str and NULLs (the usual case): '' for NULL
-        missing = pd.isna(values)
-        if missing.any():
-            values = values.copy()
-            values[missing] = ""
-    else:  # numbers, bytes, mixed: once per distinct value
-        fix = functools.partial(_as_text, fallback=fallback)
-        try:
-            values = _Distinct(values).map(fix)
-        except TypeError:  # unhashable values (bytearray, memoryview)
-            values = np.array([fix(v) for v in values], dtype=object)
+    infer = pd.api.types.infer_dtype
+    if infer(values, skipna=False) != "string":  # not all str (one C-level scan; FreePBX's are)
+        if infer(values, skipna=True) in ("string", "empty"):  # str and NULLs: '' for NULL
+            values = np.where(pd.isna(values), "", values).astype(object)
+        else:  # numbers, bytes, mixed: once per distinct value
+            fix = functools.partial(_as_text, fallback=fallback)
+            try:
+                values = _Distinct(values).map(fix)
+            except TypeError:  # unhashable values (bytearray, memoryview)
+                values = np.array([fix(v) for v in values], dtype=object)
     # PostgreSQL cannot store NUL in text: keep the row, mark the byte (one C-level test first)
     if hostile and "\x00" in "".join(values.tolist()):
         values = np.array([v.replace("\x00", "\ufffd") for v in values], dtype=object)
