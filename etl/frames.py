@@ -33,16 +33,14 @@ def unpack_frame(packed: dict[str, Any]) -> pd.DataFrame:
 
 def _pack_column(series: pd.Series) -> tuple[str, Any]:
     values = series.array if isinstance(series.dtype, pd.api.extensions.ExtensionDtype) else series.to_numpy()
-    if (
-        series.dtype != object
-        or len(series) == 0
-        or pd.api.types.infer_dtype(values, skipna=True) != "string"
-    ):
+    if series.dtype != object or len(series) == 0:
         return "as is", values  # a numpy or extension array: pickled as buffers, dtype kept
-    missing = pd.isna(values)
     texts = values.tolist()
     gaps = None
-    if missing.any():  # where, and the missing value itself (None or NaN: kept as it was)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # one C-level scan: all str?
+        if pd.api.types.infer_dtype(values, skipna=True) != "string":
+            return "as is", values
+        missing = pd.isna(values)  # str and missing values: where, and the missing value itself
         gaps = (missing, values[missing.argmax()])
         texts = ["" if m else v for v, m in zip(texts, missing.tolist(), strict=True)]
     for sep in SEPARATORS:
