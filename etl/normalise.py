@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,11 +220,23 @@ def _amaflags(v: Any) -> str:
 # --- identity ------------------------------------------------------------------------------
 
 
-def content_hashes(columns: Sequence[Sequence[str]]) -> list[str]:
+def content_hashes(columns: Sequence[Iterable[str]]) -> list[str]:
     """Per row: blake2b-128 of its values (given column by column) joined with SEP."""
     blake = hashlib.blake2b
     return [blake(SEP.join(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
             for parts in zip(*columns, strict=True)]  # fmt: skip
+
+
+def _time_texts(times: pd.Series) -> list[str]:
+    """Naive (wall-clock) times as whole microseconds since 1970-01-01, '' where absent."""
+    values = times.to_numpy(dtype="datetime64[us]")
+    missing = np.isnat(values)
+    if missing.all():
+        return [""] * len(values)
+    texts = list(map(str, values.astype("int64").tolist()))
+    for i in np.flatnonzero(missing).tolist():
+        texts[i] = ""
+    return texts
 
 
 def _int_texts(values: pd.Series) -> list[str]:
@@ -498,10 +510,10 @@ def normalise_chunk(
     seq_text = _int_texts(seq)
     content = content_hashes(
         [
-            *(text[c].tolist() for c in CDR_TEXT_COLUMNS),
+            *(text[c] for c in CDR_TEXT_COLUMNS),
             list(map(str, duration.tolist())),
             list(map(str, billsec.tolist())),
-            *(t.astype(str).fillna("").tolist() for t in (calldate, answer, end)),
+            *(_time_texts(t) for t in (calldate, answer, end)),
             seq_text,
         ]
     )
