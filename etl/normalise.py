@@ -532,28 +532,29 @@ def normalise_chunk(
     good = reasons.good
 
     quarantined = _quarantine(raw, reasons.text, ~good & ~dup_same)
-    index = raw.index[good]
+    keep = slice(None) if good.all() else good  # the usual chunk: no copies of its columns
+    index = raw.index[keep]
 
     def texts(values: np.ndarray) -> pd.Series:  # object, not pandas' `str` (a copy of each)
-        return pd.Series(values, index=index, dtype=object, copy=False)
+        return pd.Series(values[keep], index=index, dtype=object, copy=False)
 
     rows = pd.DataFrame(
         {
-            **{c: texts(text[c][good]) for c in CDR_TEXT_COLUMNS},
-            "duration": duration.to_numpy()[good],
-            "billsec": billsec.to_numpy()[good],
-            "sequence": seq.to_numpy()[good],
-            "content_hash": texts(np.array(content, dtype=object)[good]),
-            "row_id": texts(row_id[good]),
-            "calldate_us": call_us.array[good],
-            "answer_us": answer_us.array[good],
-            "end_us": end_us.array[good],
+            **{c: texts(text[c]) for c in CDR_TEXT_COLUMNS},
+            "duration": duration.to_numpy()[keep],
+            "billsec": billsec.to_numpy()[keep],
+            "sequence": seq.to_numpy()[keep],
+            "content_hash": texts(np.array(content, dtype=object)),
+            "row_id": texts(row_id),
+            "calldate_us": call_us.array[keep],
+            "answer_us": answer_us.array[keep],
+            "end_us": end_us.array[keep],
         },
         index=index,
     )
     if classify:
         rows = add_directions(rows, directions or Directions(opts))
-    rows["source"] = texts(np.full(len(index), opts.source, dtype=object))
+    rows["source"] = pd.Series(np.full(len(index), opts.source, dtype=object), index=index, dtype=object)
     return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
 
 
