@@ -103,7 +103,8 @@ me, child = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resourc
 print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined": r.quarantined,
                   "seconds": elapsed, "peak_rss_mb": me.ru_maxrss / 1024,
                   "reader_peak_rss_mb": child.ru_maxrss / 1024,  # the reader process
-                  "writer_cpu_s": me.ru_utime + me.ru_stime, "reader_cpu_s": child.ru_utime + child.ru_stime}}))
+                  "writer_cpu_s": me.ru_utime + me.ru_stime,
+                  "reader_cpu_s": child.ru_utime + child.ru_stime}}))
 """
     out = subprocess.run(
         [sys.executable, "-c", code],
