@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from etl.calls import group_calls
 from etl.config import SourceSettings
@@ -203,8 +203,8 @@ def sync_source(
         if prefetch:
             if own_source:
                 src.close()
-            # the reader classifies nothing: that half of normalising runs here, to balance
-            produced = in_child(normalised_chunks, settings, opts, cursor, window, None, False)
+            classify = _reader_has_time(settings)  # else the directions are added here, to balance
+            produced = in_child(normalised_chunks, settings, opts, cursor, window, None, classify)
         else:
             produced = normalised_chunks(settings, opts, cursor, window, src)
         directions = Directions(opts)
@@ -231,6 +231,20 @@ def sync_source(
             src.close()
     summary.newest_us = newest_call_us(ledger, settings.name)
     return summary
+
+
+def _reader_has_time(settings: SourceSettings) -> bool:
+    """Whether the reader process can classify directions too: where its driver parses rows in
+    C (mysqlclient, psycopg, sqlite3) it waits for the writer, which SQLite keeps busy; with
+    pymysql (the default for `mysql://`) or a CSV file, reading is most of its core
+    (docs/benchmarks.md §1)."""
+    if settings.is_csv:
+        return False
+    url = make_url(settings.url)
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        return True
+    # a bare `mysql://` means pymysql here (etl.store.make_engine)
+    return "+" in url.drivername and url.get_driver_name() in ("mysqldb", "mariadbconnector")
 
 
 def _window_cursor(chunk: pd.DataFrame) -> str | None:

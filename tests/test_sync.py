@@ -64,6 +64,49 @@ def test_capture_from_every_source_backend(
     pd.testing.assert_frame_equal(before, ledger_frame(ledger, cdr_rows, STABLE_ROW_COLUMNS, ["row_id"]))
 
 
+@pytest.mark.parametrize("source_backend", ["sqlite", "mariadb", "mariadb+mysqldb", "postgres"])
+def test_two_process_read_equals_one_process_read(
+    databases: Databases, source_backend: str, capture: list[dict[str, Any]]
+) -> None:
+    """A first sync reads in a second process (packed chunks; directions classified there or
+    here, by driver); the ledger is the one a single-process read writes."""
+    backend, _, driver = source_backend.partition("+")
+    src_url = databases.url(backend)
+    if driver:
+        src_url = src_url.replace("+pymysql", f"+{driver}")
+    load_cdr(src_url, capture)
+    ledgers = []
+    for prefetch in (True, False):
+        settings = settings_for(src_url, databases.url("sqlite"))
+        ledger = Ledger.open(settings.state.url)
+        summary = sync_source(settings.sources["default"], ledger, prefetch=prefetch)
+        assert (summary.read, summary.new, summary.calls) == (48, 48, 31)
+        ledgers.append(
+            (
+                ledger_frame(ledger, cdr_rows, STABLE_ROW_COLUMNS, ["row_id"]),
+                ledger_frame(ledger, calls, STABLE_CALL_COLUMNS, ["linkedid"]),
+            )
+        )
+        ledger.close()
+    (rows_two, calls_two), (rows_one, calls_one) = ledgers
+    pd.testing.assert_frame_equal(rows_two, rows_one)
+    pd.testing.assert_frame_equal(calls_two, calls_one)
+    assert set(rows_one["direction"]) >= {"inbound", "internal"}  # classified, not left empty
+
+
+def test_which_process_classifies() -> None:
+    """Directions are classified in the reader where its driver parses rows in C."""
+    from etl.sync import _reader_has_time
+
+    def decide(url: str) -> bool:
+        return _reader_has_time(settings_for(url, "sqlite://").sources["default"])
+
+    assert not decide("mysql://root@127.0.0.1/asteriskcdrdb")  # pymysql
+    assert not decide("mysql+pymysql://root@127.0.0.1/asteriskcdrdb")
+    assert decide("mysql+mysqldb://root@127.0.0.1/asteriskcdrdb")
+    assert decide("postgresql://u@127.0.0.1/cdr") and decide("sqlite:////var/lib/cdr.db")
+
+
 def test_same_ledger_on_every_ledger_backend(
     ledger_url: str, databases: Databases, capture: list[dict]
 ) -> None:
