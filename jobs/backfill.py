@@ -87,9 +87,16 @@ def run(
                 with ledger.begin() as conn:
                     conn.execute(delete(cursors).where(cursors.c.source == key))
         if not stop.is_set() and not dry_run:
-            codes += stages.recordings(settings, ledger, summary, names)
+            codes += stages.if_free(
+                settings, "recordings", summary, lambda: stages.recordings(settings, ledger, summary, names)
+            )
             if push:  # --no-push: nothing is asked of 1C at all
-                codes += stages.reconcile(settings, ledger, summary, since, until)
+                codes += stages.if_free(
+                    settings,
+                    "reconcile",
+                    summary,
+                    lambda: stages.reconcile(settings, ledger, summary, since, until),
+                )
         if push and not stop.is_set():
             codes += stages.push(settings, ledger, summary, dry_run=dry_run)
     code = worst(*codes)

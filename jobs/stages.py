@@ -2,12 +2,14 @@
 
 Each stage runs only when its section is configured, records what it did in the run summary
 and returns the exit codes that matter; a failing stage never hides the others' results.
+`if_free` runs a stage under the lock of the standalone job of the same name.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.errors import Cdr1cError, ExitCode, OnecUnreachable
+from etl.errors import Cdr1cError, ExitCode, LockHeld, OnecUnreachable
+from etl.locks import job_lock
 from etl.progress import progress
 from etl.store import Ledger
 
@@ -53,6 +56,23 @@ def since_for(settings: Settings, oldest_new_us: int | None) -> date | None:
     oldest = datetime.fromtimestamp(oldest_new_us / 1_000_000, zone).date()
     week_ago = datetime.now(zone).date() - timedelta(days=7)
     return min(oldest, week_ago)
+
+
+def if_free(
+    settings: Settings, job: str, summary: dict[str, Any], stage: Callable[[], list[ExitCode]]
+) -> list[ExitCode]:
+    """`stage()` under the lock of `cdr1c <job>` (recordings, reconcile), so the stage never
+    runs beside that job started by cron or the scheduler. When the job is running, the stage
+    is left to it this time: logged and noted in the summary, not an error (the next sync's
+    stages cover this run's calls: reconcile looks back a week, recordings scan is incremental)."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(job_lock(settings.lock_dir, job))
+        except LockHeld as exc:
+            log.info("%s: left to the run that holds its lock: %s", job, exc)
+            summary[job] = {"skipped": str(exc)}
+            return []
+        return stage()
 
 
 def recordings(

@@ -88,8 +88,19 @@ def _run(
                     summary["stopped"] = True
                     break
             if not stop.is_set() and not dry_run:
-                codes += stages.recordings(settings, ledger, summary, names)
-                codes += stages.reconcile(settings, ledger, summary, since=stages.since_for(settings, oldest))
+                since = stages.since_for(settings, oldest)
+                codes += stages.if_free(
+                    settings,
+                    "recordings",
+                    summary,
+                    lambda: stages.recordings(settings, ledger, summary, names),
+                )
+                codes += stages.if_free(
+                    settings,
+                    "reconcile",
+                    summary,
+                    lambda: stages.reconcile(settings, ledger, summary, since=since),
+                )
             if not stop.is_set():
                 codes += stages.push(settings, ledger, summary, dry_run=dry_run)
         code = worst(*codes)

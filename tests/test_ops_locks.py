@@ -97,3 +97,30 @@ def test_sigterm_mid_sync_commits_the_chunk_exits_0_and_a_rerun_completes(
     cut_rows, cut_calls = snapshot(cut_url)
     pd.testing.assert_frame_equal(big.rows, cut_rows)
     pd.testing.assert_frame_equal(big.calls, cut_calls)
+
+
+def test_sync_leaves_a_stage_to_its_running_standalone_job(tmp_path: Path) -> None:
+    """`cdr1c recordings` holds its lock: a sync loads its rows, does not scan beside it, says
+    so in the run summary and exits 0; once the lock is free, the next sync scans."""
+    from etl.config import load_settings
+    from etl.locks import job_lock
+    from etl.store import Ledger, cdr_rows
+    from jobs import sync as sync_job
+
+    require_fixtures()
+    src = f"sqlite:///{tmp_path / 'src.sqlite'}"
+    load_cdr(src, many_rows(2))
+    (tmp_path / "monitor").mkdir()
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    extra = f'[recordings]\nroot = "{tmp_path / "monitor"}"\n'
+    settings = load_settings(write_config(tmp_path / "c.toml", src, ledger_url, extra=extra))
+    with job_lock(settings.lock_dir, "recordings"):  # as `cdr1c recordings` would
+        assert sync_job.run(settings) == 0
+    ledger = Ledger.open(ledger_url)
+    assert ledger.count(cdr_rows) == 96
+    held = ledger.last_runs(1)[0]["summary"]
+    assert "recordings is already running" in held["recordings"]["skipped"]
+    assert sync_job.run(settings) == 0
+    free = ledger.last_runs(1)[0]["summary"]
+    assert "scan" in free["recordings"] and "skipped" not in free["recordings"]
+    ledger.close()
