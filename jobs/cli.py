@@ -261,7 +261,10 @@ def report(
 @date_range
 @click.pass_obj
 def verify(ctx: Ctx, since: date | None, until: date | None) -> None:
-    """Compare source, ledger and 1C register counts per day; exit 7 on a mismatch."""
+    """Compare source, ledger and 1C register counts per day; exit 7 on a mismatch.
+
+    Days are those of [onec] timezone (UTC without [onec]) for all three counts, whatever zone
+    the PBX's clock is in."""
     import jobs.verify as job
 
     run_job(ctx, lambda: job.run(ctx.settings, since=since, until=until))

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import UTC, date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from click.testing import CliRunner
 
+from etl.config import parse_settings
 from etl.onec.push import push
 from etl.onec.standin import StandIn
 from etl.onec.verify import verify
+from etl.sources import open_source
 from etl.store import Ledger
 from jobs.cli import cli
 from jobs.verify import render
+from tests.capture import capture_rows as capture_rows_of_db
+from tests.capture import load_cdr
+from tests.conftest import CAPTURE, Databases, require_fixtures
 from tests.onec_helpers import cdr_row, insert_rows, onec_settings, us
 from tests.test_onec_reconcile import add_calls, seed_crm
 
@@ -68,3 +76,29 @@ def test_reconcile_verb_prints_counts_and_report_paths(tmp_path: Path) -> None:
         assert "answered inbound call without an event" in result.output
         assert (tmp_path / "out" / "reconciliation.csv").exists()
         assert "пароль-секрет" not in result.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb", "postgres", "csv"])
+def test_source_counts_per_day_of_the_1c_zone(databases: Databases, backend: str) -> None:
+    """A PBX whose clock is in UTC, 1C in Moscow (or New York): the source is counted per day
+    of 1C's zone, as the ledger and the register are (the oracle converts each row's time)."""
+    require_fixtures()
+    rows = capture_rows_of_db()
+    if backend == "csv":
+        url = f"csv://{CAPTURE / 'Master.csv'}"
+    else:
+        url = databases.url(backend)
+        load_cdr(url, rows)
+    settings = parse_settings({"source": {"url": url, "timezone": "UTC"}})
+    src = open_source(settings.sources["default"])
+    try:
+        first, last = date(2026, 11, 24), date(2026, 11, 27)
+        assert src.count_by_day(first, last) == {date(2026, 11, 25): 48}  # the PBX's own days
+        for zone in ("Europe/Moscow", "America/New_York", "UTC"):
+            expected = Counter(
+                r["calldate"].replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date() for r in rows
+            )
+            got = {d: n for d, n in src.count_by_day(first, last, zone).items() if n}
+            assert got == dict(expected), zone
+    finally:
+        src.close()

@@ -1,7 +1,8 @@
 """Per-day counts: rows in the source, in the ledger and in the 1C register.
 
 Days are calendar days in `[onec] timezone`, the zone the register's dates are written in
-(onec-http.md §5). The register is counted with `$count` and a date filter per day and source
+(onec-http.md §5), for all three counts: a source whose PBX clock is in another zone is counted
+per day of the 1C zone too. The register is counted with `$count` and a date filter per day and source
 (`<register>/$count?$filter=Источник eq '…' and Дата ge datetime'…' and Дата lt datetime'…'`).
 """
 
@@ -99,21 +100,14 @@ def register_by_day(
 
 
 def source_by_day(settings: Settings, source: str, since: date, until: date) -> dict[date, int] | None:
-    """The source's own count per day (the lead's `CdrSource.count_by_day`), None if unavailable."""
-    try:
-        from etl.sources import open_source  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
+    """The source's own count per day of the 1C zone (a PBX's clock may be in another zone)."""
+    from etl.sources import open_source
+
     src = open_source(settings.sources[source])
-    counter = getattr(src, "count_by_day", None)
-    if counter is None:
-        return None
     try:
-        return dict(counter(since, until))
+        return dict(src.count_by_day(since, until, settings.onec.timezone if settings.onec else "UTC"))
     finally:
-        close = getattr(src, "close", None)
-        if close:
-            close()
+        src.close()
 
 
 def verify(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -28,8 +29,9 @@ class CdrSource(Protocol):
         """The cursor value after `chunk` (None when the chunk says nothing new)."""
         ...
 
-    def count_by_day(self, since: date, until: date) -> dict[date, int]:
-        """Rows per day of their start (source wall-clock), since ≤ day ≤ until."""
+    def count_by_day(self, since: date, until: date, zone: str | None = None) -> dict[date, int]:
+        """Rows per day of their start, since ≤ day ≤ until: days of `zone` (1C's, for
+        `verify`), or of the source's own wall clock when `zone` is None or the same."""
         ...
 
     def describe(self) -> str:
@@ -50,3 +52,14 @@ def time_cursor(values: pd.Series) -> str | None:
     if times.empty:
         return None
     return pd.Timestamp(times.max()).to_pydatetime().isoformat(sep=" ")
+
+
+def day_on_source_clock(day: date, zone: str, source_zone: str) -> tuple[datetime, datetime]:
+    """[start, end) of calendar `day` in `zone` as naive wall-clock times of `source_zone`
+    (what a CDR table of a PBX in `source_zone` holds)."""
+    here, there = ZoneInfo(zone), ZoneInfo(source_zone)
+
+    def clock(d: date) -> datetime:
+        return datetime.combine(d, time.min, here).astimezone(there).replace(tzinfo=None)
+
+    return clock(day), clock(day + timedelta(days=1))

@@ -28,7 +28,8 @@ import pandas as pd
 
 from etl.config import SourceSettings
 from etl.errors import ConfigError, SourceUnreachable
-from etl.normalise import decode_bytes
+from etl.normalise import decode_bytes, to_utc_us
+from etl.sources.base import day_on_source_clock
 
 BASE = [
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -167,14 +168,23 @@ class CsvSource:
             return None
         return f"{os.stat(self.path).st_ino}:{int(chunk['_offset'].max())}"
 
-    def count_by_day(self, since: date, until: date) -> dict[date, int]:
-        lo = datetime.combine(since, datetime.min.time())
-        hi = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    def count_by_day(self, since: date, until: date, zone: str | None = None) -> dict[date, int]:
+        own = self.settings.timezone
+        other = zone is not None and zone != own
+        if other:
+            assert zone is not None
+            lo, hi = day_on_source_clock(since, zone, own)[0], day_on_source_clock(until, zone, own)[1]
+        else:
+            lo = datetime.combine(since, datetime.min.time())
+            hi = datetime.combine(until + timedelta(days=1), datetime.min.time())
         out: dict[date, int] = {}
         for frame in self.read_window(lo, hi, 50_000):
             time_col = "calldate" if "calldate" in frame.columns else "start"
-            days = pd.to_datetime(frame[time_col], errors="coerce", format="ISO8601").dt.date
-            for d, n in days.value_counts().items():
+            times = pd.to_datetime(frame[time_col], errors="coerce", format="ISO8601")
+            if other:  # the source's wall clock → an instant → the day in `zone`
+                times = pd.to_datetime(to_utc_us(times.astype("datetime64[us]"), own), unit="us", utc=True)
+                times = times.dt.tz_convert(zone)
+            for d, n in times.dt.date.value_counts().items():
                 out[d] = out.get(d, 0) + int(n)
         return out
 

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from etl.config import SourceSettings
 from etl.errors import ConfigError, SourceUnreachable
 from etl.secrets import mask_url
-from etl.sources.base import time_cursor
+from etl.sources.base import day_on_source_clock, time_cursor
 from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, make_engine
 
 TIME_COLUMNS = ("calldate", "start", "answer", "end", "addtime")
@@ -162,8 +162,19 @@ class SqlSource:
             return str(int(ids.max())) if len(ids) else None
         return time_cursor(values)
 
-    def count_by_day(self, since: date, until: date) -> dict[date, int]:
+    def count_by_day(self, since: date, until: date, zone: str | None = None) -> dict[date, int]:
         col = self.columns[self.time_column]
+        if zone is not None and zone != self.settings.timezone:  # one count per day of `zone`
+            out_zone: dict[date, int] = {}
+            current = since
+            while current <= until:
+                lo, hi = day_on_source_clock(current, zone, self.settings.timezone)
+                between = and_(
+                    col >= self._bound(self.time_column, lo), col < self._bound(self.time_column, hi)
+                )
+                out_zone[current] = self._scalar(select(func.count()).select_from(self.table).where(between))
+                current += timedelta(days=1)
+            return out_zone
         lo = datetime.combine(since, datetime.min.time())
         hi = datetime.combine(until + timedelta(days=1), datetime.min.time())
         day = func.date(col) if self.dialect != "postgresql" else func.date_trunc("day", col)
@@ -182,12 +193,15 @@ class SqlSource:
             raise SourceUnreachable(f"source {self.name}: {_short(exc)}") from None
         return out
 
-    def describe(self) -> str:
+    def _scalar(self, stmt: Any) -> int:
         try:
             with self.engine.connect() as conn:
-                total = conn.execute(select(func.count()).select_from(self.table)).scalar_one()
+                return int(conn.execute(stmt).scalar_one())
         except SQLAlchemyError as exc:
             raise SourceUnreachable(f"source {self.name}: {_short(exc)}") from None
+
+    def describe(self) -> str:
+        total = self._scalar(select(func.count()).select_from(self.table))
         missing = [c for c in ("linkedid", "sequence", "recordingfile") if c not in self.columns]
         extra = sorted({c.name for c in self.table.columns} - {c.name for c in self.columns.values()})
         parts = [
