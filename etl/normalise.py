@@ -230,13 +230,7 @@ def content_hashes(columns: Sequence[Iterable[str]]) -> list[str]:
 def _time_texts(times: pd.Series) -> list[str]:
     """Naive (wall-clock) times as whole microseconds since 1970-01-01, '' where absent."""
     values = times.to_numpy(dtype="datetime64[us]")
-    missing = np.isnat(values)
-    if missing.all():
-        return [""] * len(values)
-    texts = list(map(str, values.astype("int64").tolist()))
-    for i in np.flatnonzero(missing).tolist():
-        texts[i] = ""
-    return texts
+    return _whole_texts(values.astype("int64"), np.isnat(values))
 
 
 def _int_texts(values: pd.Series) -> list[str]:
@@ -244,7 +238,13 @@ def _int_texts(values: pd.Series) -> list[str]:
     missing = values.isna().to_numpy()
     if values.abs().max() > 2**53:  # beyond exact floats: one by one
         return ["" if m else str(int(v)) for v, m in zip(values.tolist(), missing, strict=True)]
-    texts = list(map(str, values.fillna(0).astype("int64").tolist()))
+    return _whole_texts(values.fillna(0).astype("int64").to_numpy(), missing)
+
+
+def _whole_texts(values: np.ndarray, missing: np.ndarray) -> list[str]:
+    if missing.all():
+        return [""] * len(values)
+    texts = list(map(str, values.tolist()))
     for i in np.flatnonzero(missing).tolist():
         texts[i] = ""
     return texts
@@ -531,7 +531,7 @@ def normalise_chunk(
     reasons.flag(conflict, "identity conflict: another row with the same uniqueid and sequence differs")
     good = reasons.good
 
-    quarantined = _quarantine(raw, reasons.text, ~good & ~dup_same)
+    quarantined = _quarantine(raw, reasons.text)
     keep = slice(None) if good.all() else good  # the usual chunk: no copies of its columns
     index = raw.index[keep]
 
@@ -565,7 +565,8 @@ def add_directions(rows: pd.DataFrame, directions: Directions) -> pd.DataFrame:
     return pd.concat([rows, directions.apply(rows)], axis=1)
 
 
-def _quarantine(raw: pd.DataFrame, reasons: np.ndarray, bad: np.ndarray) -> list[dict[str, Any]]:
+def _quarantine(raw: pd.DataFrame, reasons: np.ndarray) -> list[dict[str, Any]]:
+    bad = reasons != ""
     if not bad.any():
         return []
     out = []

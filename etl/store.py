@@ -259,6 +259,17 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], up
     conn.execute(stmt, list(rows))
 
 
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[tuple[Any, Any, str]]:
+    """The driver's own cursor in `conn`'s transaction, the dialect's identifier quoting and its
+    parameter mark (`?` or `%s`): for the plain-SQL fast paths below."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor, conn.dialect.identifier_preparer.quote, "?" if conn.dialect.name == "sqlite" else "%s"
+    finally:
+        cursor.close()
+
+
 def bulk_write(
     conn: Connection,
     table: Table,
@@ -278,27 +289,19 @@ def bulk_write(
         rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
-    q = conn.dialect.identifier_preparer.quote
-    cols = ", ".join(q(c) for c in columns)
-    ph = ", ".join(["?" if name == "sqlite" else "%s"] * len(columns))
-    pk = [c.name for c in table.primary_key.columns]
-    head = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({ph})"
-    if name in ("mysql", "mariadb"):
-        sets = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in update) or f"{q(pk[0])} = {q(pk[0])}"
-        sql = f"{head} ON DUPLICATE KEY UPDATE {sets}"
-    else:
-        target = ", ".join(q(c) for c in pk)
-        if update:
+    with driver_cursor(conn) as (cursor, q, mark):
+        pk = [c.name for c in table.primary_key.columns]
+        marks = ", ".join([mark] * len(columns))
+        head = f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) VALUES ({marks})"
+        if name in ("mysql", "mariadb"):
+            sets = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in update) or f"{q(pk[0])} = {q(pk[0])}"
+            sql = f"{head} ON DUPLICATE KEY UPDATE {sets}"
+        elif update:
             sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
-            sql = f"{head} ON CONFLICT ({target}) DO UPDATE SET {sets}"
+            sql = f"{head} ON CONFLICT ({', '.join(map(q, pk))}) DO UPDATE SET {sets}"
         else:
-            sql = f"{head} ON CONFLICT ({target}) DO NOTHING"
-    # the driver's own cursor, in the connection's transaction
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+            sql = f"{head} ON CONFLICT ({', '.join(map(q, pk))}) DO NOTHING"
         cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
 
 
 def select_in(
@@ -315,20 +318,15 @@ def select_in(
 
     Plain driver SQL: SQLAlchemy compiles an IN list of literals anew for every statement,
     which cost more than SQLite's look-ups themselves (~6 µs per row of a first sync)."""
-    q = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     fixed = list((where or {}).items())
-    conditions = "".join(f"{q(c)} = {mark} AND " for c, _ in fixed)
-    head = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table.name)} WHERE {conditions}{q(key)} IN "
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        pending = list(values)
+    pending = list(values)
+    with driver_cursor(conn) as (cursor, q, mark):
+        conditions = "".join(f"{q(c)} = {mark} AND " for c, _ in fixed)
+        head = f"SELECT {', '.join(map(q, columns))} FROM {q(table.name)} WHERE {conditions}{q(key)} IN "
         for i in range(0, len(pending), batch):
             part = pending[i : i + batch]
             cursor.execute(head + f"({', '.join([mark] * len(part))})", [*(v for _, v in fixed), *part])
             yield from cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def frame_rows(

@@ -170,9 +170,8 @@ class CsvSource:
 
     def count_by_day(self, since: date, until: date, zone: str | None = None) -> dict[date, int]:
         own = self.settings.timezone
-        other = zone is not None and zone != own
-        if other:
-            assert zone is not None
+        zone = zone if zone != own else None
+        if zone is not None:
             lo, hi = day_on_source_clock(since, zone, own)[0], day_on_source_clock(until, zone, own)[1]
         else:
             lo = datetime.combine(since, datetime.min.time())
@@ -181,7 +180,7 @@ class CsvSource:
         for frame in self.read_window(lo, hi, 50_000):
             time_col = "calldate" if "calldate" in frame.columns else "start"
             times = pd.to_datetime(frame[time_col], errors="coerce", format="ISO8601")
-            if other:  # the source's wall clock → an instant → the day in `zone`
+            if zone is not None:  # the source's wall clock → an instant → the day in `zone`
                 times = pd.to_datetime(to_utc_us(times.astype("datetime64[us]"), own), unit="us", utc=True)
                 times = times.dt.tz_convert(zone)
             for d, n in times.dt.date.value_counts().items():
