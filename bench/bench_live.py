@@ -97,16 +97,14 @@ async def sse_fan_out(subscribers: int, events: int) -> dict[str, float]:
 
 
 def _wire_bytes() -> bytes:
-    here = Path(__file__).resolve()
-    for base in here.parents:
-        d = base / "shared" / "fixtures" / "asterisk22-ami-wire"
-        if d.is_dir():
-            out = b""
-            for f in sorted(d.glob("*.recv.bin")):
-                data = f.read_bytes()
-                out += data[data.index(b"\n") + 1 :]
-            return out
-    raise SystemExit("shared/fixtures/asterisk22-ami-wire not found")
+    d = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "asterisk22-ami-wire"
+    out = b""
+    for f in sorted(d.glob("*.recv.bin")):
+        data = f.read_bytes()
+        out += data[data.index(b"\n") + 1 :]
+    if not out:
+        raise SystemExit(f"no AMI captures in {d}")
+    return out
 
 
 async def parser_ratio(repeat: int) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 cdr_adaptive_odbc only logs a failed INSERT; the row is lost to the database while cdr_csv /
 cdr_custom keep it. A real Asterisk 22 lost every row whose caller name was cp1251 or cut
-mid-character to MariaDB's strict utf8mb4 (asterisk.md §7). With `[source] csv_fallback`, each
+mid-character to MariaDB's strict utf8mb4 (docs/reference/asterisk.md §7). With `[source] csv_fallback`, each
 sync reads the CSV after the database and loads the rows the ledger lacks, with row ids
 prefixed `csv:` so `verify` can list them.
 

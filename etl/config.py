@@ -297,7 +297,8 @@ class OnecSettings:
     metadata_cache: Path | None = None
     retry_backoff: float = 0.5  # first back-off in seconds; doubles per attempt, with jitter
     retry_backoff_max: float = 30.0
-    max_url_bytes: int = 1500  # IIS answers an HTML 404 past 2048 bytes of query (onec-http.md §2.2)
+    # IIS answers an HTML 404 past 2048 bytes of query (docs/reference/onec-http.md §2.2)
+    max_url_bytes: int = 1500
     event_date_field: str = "Date"
     event_client_field: str = ""  # "" = by document: Контрагент (Событие) / АбонентКонтакт (ТелефонныйЗвонок)
     event_responsible_field: str = "Ответственный_Key"

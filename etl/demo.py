@@ -1,7 +1,7 @@
 """A deterministic FreePBX PBX history: CDR rows, the `cdr` table, WAV recordings, hostile rows.
 
 `generate_history(calls, seed)` streams CDR rows shaped like the real Asterisk 22 capture in
-`shared/fixtures/asterisk22-capture1` (one call = several rows sharing `linkedid`, several rows
+`tests/fixtures/asterisk22-capture1` (one call = several rows sharing `linkedid`, several rows
 sharing `uniqueid` and differing by `sequence`, FreePBX recording names), for a small office:
 12 extensions 101–112, ring groups 600/601, queue 400, an IVR, three DIDs, one PJSIP trunk.
 

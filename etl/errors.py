@@ -118,7 +118,9 @@ class OnecError(Cdr1cError):
 
     @property
     def key_exists(self) -> bool:
-        """400 with code 15: a record with this key is already in the register (onec-http.md §1.7)."""
+        """400 with code 15: a record with this key is already in the register.
+
+        See docs/reference/onec-http.md §1.7."""
         return self.status == 400 and self.code == "15"
 
     @property

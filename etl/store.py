@@ -64,7 +64,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# FreePBX's `cdr` columns in FreePBX's order (asterisk.md §1.2; FPBX-cdr functions.inc.php).
+# FreePBX's `cdr` columns in FreePBX's order (docs/reference/asterisk.md §1.2; FPBX-cdr functions.inc.php).
 FREEPBX_COLUMNS = (
     "calldate",
     "clid",

@@ -80,7 +80,8 @@ async def _serve(settings: Settings) -> None:
     )
 
     async def resync(c: AmiClient) -> None:
-        # Events are not replayed after a reconnect (asterisk.md §4.1): ask for the whole table.
+        # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
+        # ask for the whole table.
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)

@@ -1,6 +1,6 @@
 """A TCP AMI server double that behaves, byte for byte, like the recorded Asterisk 22.10.1.
 
-Built from `shared/fixtures/asterisk22-ami-wire/` (README + *.wire.txt):
+Built from `tests/fixtures/asterisk22-ami-wire/` (README + *.wire.txt):
 
 - banner `Asterisk Call Manager/11.0.0\\r\\n` on connect (one line, no blank line after it);
 - input framed the way manager.c frames it: a line ends at LF (CR before it optional), an empty
@@ -387,7 +387,7 @@ class AmiDouble:
             or OriginatePlan()
         )
         if _first(h, "Async").lower() not in ("true", "yes", "1"):
-            # Sync originate blocks the whole session; events are held back (asterisk.md §7).
+            # Sync originate blocks the whole session; events are held back (docs/reference/asterisk.md §7).
             s.blocked = True
             await asyncio.sleep(self.sync_originate_delay)
             s.blocked = False

@@ -1,4 +1,4 @@
-"""The real Asterisk 22 capture (shared/fixtures/asterisk22-capture1) as test data.
+"""The real Asterisk 22 capture (tests/fixtures/asterisk22-capture1) as test data.
 
 `capture_rows()` parses the mysqldump's INSERT into dicts (MySQL escapes honoured), and
 `load_cdr(url)` writes them into a FreePBX-shaped `cdr` table on any back-end, so the same

@@ -18,11 +18,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-if not FIXTURES.exists():  # CI clones main next to a copy of shared/
-    FIXTURES = Path(os.environ.get("CDR1C_SHARED", "/work/shared")) / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"  # real Asterisk 22 output, see tests/fixtures/README.md
 CAPTURE = FIXTURES / "asterisk22-capture1"
 AMI_WIRE = FIXTURES / "asterisk22-ami-wire"
+LIVE_SCENARIOS = FIXTURES / "asterisk22-live-scenarios"
 
 MARIADB = ("127.0.0.1", 3306)
 POSTGRES = ("127.0.0.1", 5432)
@@ -47,7 +46,8 @@ def require(condition: bool, what: str) -> None:
 
 
 def require_fixtures() -> None:
-    require(CAPTURE.exists(), f"the shared fixtures at {FIXTURES}")
+    """The fixtures ship with the repository: their absence is a broken checkout, never a skip."""
+    assert CAPTURE.exists(), f"tests/fixtures is incomplete: {CAPTURE} is missing"
 
 
 class Databases:

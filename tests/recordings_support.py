@@ -1,6 +1,6 @@
 """Helpers shared by the recordings tests: the capture's CDR rows in the ledger, encoders.
 
-`capture_cdr()` parses the mysqldump INSERT of shared/fixtures/asterisk22-capture1/cdr.sql;
+`capture_cdr()` parses the mysqldump INSERT of tests/fixtures/asterisk22-capture1/cdr.sql;
 `put_rows()` writes CDR rows into the ledger's `cdr_rows` with the columns the recordings stage
 reads (the lead's normaliser fills the rest in production).
 """

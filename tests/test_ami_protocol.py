@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,25 +17,13 @@ from etl.ami.protocol import (
 )
 from etl.errors import AmiUnsafeValue
 from tests.ami_double import frame_like_manager_c
+from tests.conftest import AMI_WIRE
 
-
-def _wire_dir() -> Path | None:
-    env = os.environ.get("CDR1C_SHARED")
-    here = Path(__file__).resolve()
-    for base in ([Path(env)] if env else []) + [p / "shared" for p in here.parents]:
-        d = base / "fixtures" / "asterisk22-ami-wire"
-        if d.is_dir():
-            return d
-    return None
-
-
-WIRE = _wire_dir()
-needs_wire = pytest.mark.skipif(WIRE is None and not os.environ.get("CI"), reason="shared fixtures not found")
-SCENARIOS = sorted(p.name[: -len(".recv.bin")] for p in WIRE.glob("*.recv.bin")) if WIRE else []
+WIRE = AMI_WIRE
+SCENARIOS = sorted(p.name[: -len(".recv.bin")] for p in WIRE.glob("*.recv.bin"))
 
 
 def _recorded(name: str) -> tuple[bytes, list[list[int]], list[dict[str, object]]]:
-    assert WIRE is not None, "shared/fixtures/asterisk22-ami-wire is missing"
     data = (WIRE / f"{name}.recv.bin").read_bytes()
     chunks = [json.loads(line) for line in (WIRE / f"{name}.chunks.jsonl").read_text().splitlines()]
     cuts = [[c["off"], c["len"]] for c in chunks if c["dir"] == "recv"]
@@ -50,7 +36,6 @@ def _after_banner(data: bytes) -> bytes:
     return data[data.index(b"\n") + 1 :]
 
 
-@needs_wire
 @pytest.mark.parametrize("name", SCENARIOS or ["missing"])
 def test_recorded_streams_parse_into_the_recorded_messages(name: str) -> None:
     data, cuts, expected = _recorded(name)
@@ -72,11 +57,10 @@ def test_recorded_streams_parse_into_the_recorded_messages(name: str) -> None:
                 assert value.encode("utf-8") in raw or value.encode("cp1251") in raw
 
 
-@needs_wire
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cuts=st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=60))
 def test_any_split_of_the_stream_gives_the_same_messages(cuts: list[int]) -> None:
-    stream = _after_banner((WIRE / "cyrillic_callerid.recv.bin").read_bytes())  # type: ignore[operator]
+    stream = _after_banner((WIRE / "cyrillic_callerid.recv.bin").read_bytes())
     whole = [m.headers for m in FrameParser().feed(stream)]
     parser, got, pos = FrameParser(), [], 0
     for size in cuts * (len(stream) // max(1, sum(cuts)) + 1):
@@ -88,18 +72,16 @@ def test_any_split_of_the_stream_gives_the_same_messages(cuts: list[int]) -> Non
     assert got == whole
 
 
-@needs_wire
 def test_cp1251_caller_name_is_decoded_not_dropped() -> None:
-    stream = _after_banner((WIRE / "cyrillic_callerid.recv.bin").read_bytes())  # type: ignore[operator]
+    stream = _after_banner((WIRE / "cyrillic_callerid.recv.bin").read_bytes())
     names = {m.get("CallerIDName") for m in FrameParser().feed(stream) if m.event == "NewCallerid"}
     assert "Иван Петров" in names
     # The same name sent as cp1251 comes back as cp1251 bytes; it must decode to the same text.
     assert sum(1 for m in FrameParser().feed(stream) if m.get("CallerIDName") == "Иван Петров") >= 4
 
 
-@needs_wire
 def test_bare_cr_inside_a_value_is_not_a_line_break() -> None:
-    stream = _after_banner((WIRE / "injection.recv.bin").read_bytes())  # type: ignore[operator]
+    stream = _after_banner((WIRE / "injection.recv.bin").read_bytes())
     raw_cr = [m for m in FrameParser().feed(stream) if "\r" in (m.get("CallerIDName") or "")]
     assert raw_cr, "the recording has an OriginateResponse with a raw CR in CallerIDName"
     for m in raw_cr:

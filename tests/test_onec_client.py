@@ -1,4 +1,4 @@
-"""The 1C HTTP client against the stand-in over real HTTP on loopback (onec-http.md §1–2)."""
+"""The 1C HTTP client against the stand-in over real HTTP on loopback (docs/reference/onec-http.md §1–2)."""
 
 from __future__ import annotations
 

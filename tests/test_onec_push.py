@@ -1,4 +1,7 @@
-"""The push over real HTTP to the stand-in, on every ledger back-end (onec-http.md §1.6–1.7)."""
+"""The push over real HTTP to the stand-in, on every ledger back-end.
+
+See docs/reference/onec-http.md §1.6–1.7.
+"""
 
 from __future__ import annotations
 

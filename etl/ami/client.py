@@ -2,13 +2,14 @@
 
 - One task owns the connection: connect, read the banner, log in (MD5 challenge or plain),
   run the `on_connect` hooks (state resync: events are not replayed after a reconnect,
-  asterisk.md §4.1), then read until the connection ends; then back off with jitter and retry.
+  docs/reference/asterisk.md §4.1), then read until the connection ends; then back off with jitter and retry.
 - Every action gets a unique ActionID; its response, its event list (`EventList: start` …
   `Complete`) and, for Originate, its `OriginateResponse` are matched by that id, never by order.
 - Originate is always sent with `Async: true`: a sync Originate blocks the whole session,
-  events and Pings included, until the call is answered (asterisk.md §7).
+  events and Pings included, until the call is answered (docs/reference/asterisk.md §7).
 - Nothing is queued for a later connection. An action in flight when the connection drops fails
-  with `AmiConnectionLost`; a click-to-call is never dialled twice (asterisk.md §6, panoramisk).
+  with `AmiConnectionLost`; a click-to-call is never dialled twice
+  (docs/reference/asterisk.md §6, panoramisk).
 - A Ping every `ping_interval`: if its answer does not come within `ping_timeout` the
   connection is taken as half-open and closed, which starts a reconnect.
 """
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Message], None]
 ConnectHook = Callable[["AmiClient"], Awaitable[None]]
 
-# OriginateResponse `Reason` codes are control-frame numbers (asterisk.md §4.2).
+# OriginateResponse `Reason` codes are control-frame numbers (docs/reference/asterisk.md §4.2).
 ORIGINATE_REASONS = {
     0: "failed",
     1: "hangup",
@@ -383,7 +384,7 @@ class AmiClient:
         fut = self._expect_response(action_id)
         try:
             await self._write(frame, before_login=True)
-            # A failed login is answered after a 1 s sleep (asterisk.md §4.1): allow for it.
+            # A failed login is answered after a 1 s sleep (docs/reference/asterisk.md §4.1): allow for it.
             return await self._await(fut, self.action_timeout + 1.0, action)  # type: ignore[no-any-return]
         finally:
             self._responses.pop(action_id, None)

@@ -1,6 +1,6 @@
 """Live operations built from settings: click-to-call, intercept, spy, hang up, route.
 
-Every input is checked against the configuration before an action is built (asterisk.md §5,
+Every input is checked against the configuration before an action is built (docs/reference/asterisk.md §5,
 toll fraud): extensions against `extension_pattern`, dialled numbers against `number_pattern`,
 channels only from the `channel` template, contexts only the configured ones, and no channel
 variables from the caller at all. The framing checks of `protocol.serialise_action` come after
@@ -41,7 +41,9 @@ class ActionSender(Protocol):
 
 
 def new_call_id() -> str:
-    """A ChannelId of 28 characters: FreePBX's uniqueid column holds 32 (asterisk.md §4.2, §1.2)."""
+    """A ChannelId of 28 characters: FreePBX's uniqueid column holds 32.
+
+    See docs/reference/asterisk.md §4.2, §1.2."""
     return "c1c-" + secrets.token_hex(12)
 
 
@@ -105,7 +107,7 @@ class Operations:
         """Ring the employee's phone, then dial `number` in the configured context.
 
         The employee's display shows the dialled number; the call carries a preset ChannelId,
-        which becomes uniqueid and linkedid of its CDR rows (asterisk.md §4.2).
+        which becomes uniqueid and linkedid of its CDR rows (docs/reference/asterisk.md §4.2).
         """
         channel = self.policy.channel(employee)
         dialled = self.policy.number(number, "to")
@@ -127,7 +129,7 @@ class Operations:
         """Send a waiting or ringing call to `employee`.
 
         `redirect` moves the caller's channel to the employee's extension (a channel in the IVR
-        is sent straight there, asterisk.md §4.2); `pickup` rings the employee and runs
+        is sent straight there, docs/reference/asterisk.md §4.2); `pickup` rings the employee and runs
         PickupChan on the call, for a call already ringing somewhere else.
         """
         call = self.policy.call_id(call_id)
@@ -161,7 +163,7 @@ class Operations:
 
         The target is the agent's channel name plus a trailing `-`, because ChanSpy matches a
         prefix (`PJSIP/10` would also match `PJSIP/101-…`); `q` keeps it quiet, `E` ends the spy
-        when the agent hangs up; `w` whispers, `B` barges (asterisk.md §4.2).
+        when the agent hangs up; `w` whispers, `B` barges (docs/reference/asterisk.md §4.2).
         """
         if mode not in SPY_FLAGS:
             raise OperationRefused(f"mode must be one of {', '.join(SPY_FLAGS)}")

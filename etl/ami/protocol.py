@@ -1,6 +1,6 @@
 """AMI framing: bytes → messages and actions → bytes, with the safety checks in between.
 
-Reading follows what Asterisk itself writes and accepts (asterisk.md §4.1, §7):
+Reading follows what Asterisk itself writes and accepts (docs/reference/asterisk.md §4.1, §7):
 
 - a line ends at LF, with or without a CR before it; a bare CR is *not* a line break (Asterisk
   echoes raw CRs inside OriginateResponse and Cdr values, §5 "inj4"), so `splitlines()` is never
@@ -14,7 +14,7 @@ Reading follows what Asterisk itself writes and accepts (asterisk.md §4.1, §7)
 
 Writing refuses, before a single byte goes out, any key or value that could add a header or an
 action (CR, LF, NUL, other control characters, Unicode line separators) and any line over the
-server's line limit (asterisk.md §5: Asterisk discards lines over 1024 bytes and treats bare LF
+server's line limit (docs/reference/asterisk.md §5: Asterisk discards lines over 1024 bytes and treats bare LF
 as a line end, so one unescaped value can run `Action: Command`).
 """
 

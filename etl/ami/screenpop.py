@@ -1,7 +1,7 @@
 """Screen pop: AMI events → ringing / answered / hangup per extension, for 1C.
 
 - `DialBegin` whose destination channel is an extension's phone → `ringing` (caller fields are
-  the plain ones, callee fields are prefixed `Dest`, asterisk.md §4.3);
+  the plain ones, callee fields are prefixed `Dest`, docs/reference/asterisk.md §4.3);
 - `DialEnd` with `DialStatus: ANSWER` → `answered`;
 - `Hangup` of an extension's channel → `hangup`.
 

@@ -1,6 +1,6 @@
 """Line status: a table of extension states fed by ExtensionStateList and live events.
 
-Sources (asterisk.md §4.2):
+Sources (docs/reference/asterisk.md §4.2):
 - `ExtensionStateList` → one `ExtensionStatus` event per hint: the full table, asked for after
   every (re)connect because events are not replayed (§4.1);
 - `ExtensionStatus` events (class call) for every hint change;

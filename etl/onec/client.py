@@ -1,6 +1,6 @@
 """The HTTP client for a 1C publication: standard OData interface and HTTP services.
 
-Facts from /work/shared/docs/onec-http.md this client is built on:
+Facts from docs/reference/onec-http.md this client is built on:
 - §2.2: 1C does not decode `+` in a query string (`$filter=A+eq+1` → 500), so every query is
   built here with `%20`; Cyrillic names and literals are percent-encoded as UTF-8; `( ) , = ' $ /`
   stay literal. Past ~2048 bytes of query IIS answers an HTML 404, so key lists are chunked
@@ -40,7 +40,8 @@ from etl.secrets import redact
 
 log = logging.getLogger("cdr1c.onec")
 
-# Characters kept literal in a path: OData key syntax (onec-http.md §2.2, GATE `_экранировать_путь`).
+# Characters kept literal in a path: OData key syntax
+# (docs/reference/onec-http.md §2.2, GATE `_экранировать_путь`).
 PATH_SAFE = "()',=$/:"
 # In a query value: the same minus `/`-free concerns; space and `+` are always encoded.
 QUERY_SAFE = "()',=$/:"
@@ -53,7 +54,7 @@ def quote_path(resource: str) -> str:
 
 
 def build_query(params: Iterable[tuple[str, str]]) -> str:
-    """`k=v&…` with spaces as `%20`, never `+` (1C answers 500 to `+`, onec-http.md §2.2)."""
+    """`k=v&…` with spaces as `%20`, never `+` (1C answers 500 to `+`, docs/reference/onec-http.md §2.2)."""
     return "&".join(f"{quote(k, safe='$')}={quote(v, safe=QUERY_SAFE)}" for k, v in params)
 
 
@@ -72,7 +73,7 @@ def literal(value: Any) -> str:
 
 
 def key_segment(key: Mapping[str, Any]) -> str:
-    """`(A='x',B=1)`: the canonical address of one register record (onec-http.md §1.4, §1.7).
+    """`(A='x',B=1)`: the canonical address of one register record (docs/reference/onec-http.md §1.4, §1.7).
 
     Literal values are percent-encoded whole (so a `/`, `,` or `)` inside a value cannot break
     the path); names and the key syntax stay literal."""
@@ -87,7 +88,7 @@ def or_chunks(field: str, values: Iterable[Any], budget: int) -> Iterator[str]:
     """`F eq 'a' or F eq 'b' …` filters, each at most `budget` bytes once percent-encoded.
 
     1C has no `in` operator (400 code 14), so key lists are OR chains; IIS rejects long query
-    strings with an HTML 404, so the chain is cut (onec-http.md §1.5, §2.2)."""
+    strings with an HTML 404, so the chain is cut (docs/reference/onec-http.md §1.5, §2.2)."""
     current: list[str] = []
     size = 0
     for v in values:
@@ -156,7 +157,7 @@ class OnecClient:
     # --- plumbing -------------------------------------------------------------------------
     def close(self) -> None:
         if self._session_asked and self._http.cookies:
-            # end the reusable 1C session we opened (onec-http.md §2.1)
+            # end the reusable 1C session we opened (docs/reference/onec-http.md §2.1)
             with contextlib.suppress(httpx.HTTPError):
                 self._http.get(self.odata_root, headers={"IBSession": "finish"}, timeout=5)
         self._http.close()
@@ -192,7 +193,7 @@ class OnecClient:
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json; charset=utf-8"
         elif method in ("POST", "PATCH", "PUT"):
-            headers["Content-Length"] = "0"  # IIS answers 411 otherwise (onec-http.md §1.6)
+            headers["Content-Length"] = "0"  # IIS answers 411 otherwise (docs/reference/onec-http.md §1.6)
         attempts = (self.cfg.retries + 1) if retry else 1
         last: Exception | None = None
         for attempt in range(attempts):
@@ -242,7 +243,7 @@ class OnecClient:
         return f"{self.odata_root}{quote_path(resource)}{segment}?{query}"
 
     def json(self, resp: httpx.Response) -> Any:
-        # The declared charset can be wrong on IIS; the body is UTF-8 (onec-http.md §1.2).
+        # The declared charset can be wrong on IIS; the body is UTF-8 (docs/reference/onec-http.md §1.2).
         return json.loads(resp.content.decode("utf-8"))
 
     # --- OData ----------------------------------------------------------------------------

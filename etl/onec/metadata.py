@@ -1,6 +1,7 @@
 """`$metadata`: fetch once, cache on disk, check the configured mapping against it.
 
-1C silently ignores unknown fields on write and truncates long strings (onec-http.md §1.6), so a
+1C silently ignores unknown fields on write and truncates long strings
+(docs/reference/onec-http.md §1.6), so a
 typo in `[onec.fields]` would lose data without a single error. `check_mapping` compares every
 configured entity set and field with the publication's CSDL. The document is 10–17 MB and takes
 ~20 s on a real base (§1.1, [P4]): it is parsed as a stream into a small index (entity set →

@@ -2,7 +2,8 @@
 
 Covers what cdr1c sends and what 1C accepts in the same shape: `eq ne gt ge lt le`, `and or not`,
 parentheses, string / `datetime'…'` / `guid'…'` / number / boolean literals, and `substringof`.
-Anything else is a query-option parse error, as 1C answers it (400, code 14 — onec-http.md §2.3).
+Anything else is a query-option parse error, as 1C answers it
+(400, code 14 — docs/reference/onec-http.md §2.3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Push register records from the outbox to 1C, OData or HTTP-service mode.
 
 Delivery is at-least-once from the outbox, made exactly-once in the register by its key
-(design.md §4.4; onec-http.md §1.7):
+(design.md §4.4; docs/reference/onec-http.md §1.7):
 
 - `odata`: one `POST InformationRegister_X` per record, `concurrency` at a time over keep-alive
   connections. `400` code `15` means 1C already holds a record with this key (a previous run
@@ -157,7 +157,7 @@ def _send_odata(client: OnecClient, cfg: OnecSettings, item: _Item) -> _Outcome:
         except OnecError as exc:
             if not exc.key_exists:
                 raise
-        # 400/15: 1C holds this key already (onec-http.md §1.7). Compare, PATCH what differs.
+        # 400/15: 1C holds this key already (docs/reference/onec-http.md §1.7). Compare, PATCH what differs.
         key = record_key(item.record, cfg.key)
         held = client.get_entity(cfg.register, key)
         if held is None:  # deleted between our POST and GET: create again

@@ -5,7 +5,7 @@ Everything read is cached in ledger tables so reconciliation and reports work of
 - events (`[onec] event_document`, `Document_Событие` or `Document_ТелефонныйЗвонок`) by date
   windows, `$top/$skip` paging; the call id lives in `[onec] event_call_id_field`. The client is
   a composite field (`Контрагент` + `Контрагент_Type` in Событие, `АбонентКонтакт` in
-  ТелефонныйЗвонок, onec-http.md §4.1–4.2), the responsible employee `Ответственный_Key`.
+  ТелефонныйЗвонок, docs/reference/onec-http.md §4.1–4.2), the responsible employee `Ответственный_Key`.
   Event dates are 1C wall clock in `[onec] timezone` (§5) and are stored as UTC microseconds.
 - clients (`[onec] client_catalog`) with the manager field if configured (§4.4), and their
   phones from `<catalog>_КонтактнаяИнформация` rows with `Тип eq 'Телефон'`; `НомерТелефона`
@@ -139,7 +139,7 @@ def _ref(value: Any) -> str | None:
 
 def phones_of(row: dict[str, Any], region: str) -> set[str]:
     """E.164 numbers of one contact-information row: `НомерТелефона`, else the digits of each
-    number in `Представление` (which may list several, onec-http.md §4.3)."""
+    number in `Представление` (which may list several, docs/reference/onec-http.md §4.3)."""
     out: set[str] = set()
     for raw in (row.get("НомерТелефона"), row.get("НомерТелефонаБезКодов")):
         n = normalise_number(str(raw), region) if raw else None

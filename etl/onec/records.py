@@ -1,7 +1,7 @@
 """Ledger row → 1C register record: pure functions, no I/O.
 
 A record is a flat JSON object, one property per `[onec.fields]` entry (register field → value of
-the normalised row). Values follow 1C's conventions (onec-http.md §5): datetimes are naive
+the normalised row). Values follow 1C's conventions (docs/reference/onec-http.md §5): datetimes are naive
 wall-clock strings in the 1C server's zone (`[onec] timezone`), never with `Z` or an offset,
 because 1C stores what it is given as local time; an empty date is `0001-01-01T00:00:00`; an
 empty reference is the zero GUID (references are never null); strings are never null.
@@ -36,7 +36,7 @@ EMPTY_REF = "00000000-0000-0000-0000-000000000000"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Row name → (OData type, string length). Lengths are what docs/onec-setup.md asks the 1C
-# administrator to create; 1C truncates longer strings silently (onec-http.md §1.6).
+# administrator to create; 1C truncates longer strings silently (docs/reference/onec-http.md §1.6).
 S = "Edm.String"
 ROW_FIELD_TYPES: dict[str, tuple[str, int | None]] = {
     "source": (S, 32),
@@ -147,7 +147,8 @@ def record_key(record: Mapping[str, Any], key: Sequence[str]) -> dict[str, Any]:
 def differences(sent: Mapping[str, Any], held: Mapping[str, Any], key: Sequence[str]) -> dict[str, Any]:
     """The non-key fields whose value in 1C (`held`) differs from `sent`.
 
-    Compared as text, because 1C returns Int64 as strings (onec-http.md §1.2). A held string that
+    Compared as text, because 1C returns Int64 as strings (docs/reference/onec-http.md §1.2).
+    A held string that
     is a non-empty prefix of a longer sent string is 1C's silent truncation (§1.6), not a change."""
     out: dict[str, Any] = {}
     for name, value in sent.items():

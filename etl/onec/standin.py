@@ -1,6 +1,6 @@
 """A stand-in for a 1C:Enterprise web publication, for tests, the demo and admins' dry runs.
 
-It behaves as /work/shared/docs/onec-http.md documents a real 1C 8.3 publication (section numbers
+It behaves as docs/reference/onec-http.md documents a real 1C 8.3 publication (section numbers
 below), not as a polite REST server:
 
 - `POST InformationRegister_X` → 200 (not 201) and the record; the same key again → 400 with
@@ -339,7 +339,7 @@ def _key_literal(text: str) -> Any:
 
 
 def parse_key(text: str, key: Sequence[str]) -> dict[str, Any]:
-    """`(A='x',B=1)` or `(guid'…')` → field → value (onec-http.md §1.4)."""
+    """`(A='x',B=1)` or `(guid'…')` → field → value (docs/reference/onec-http.md §1.4)."""
     parts = _split_top(text)
     if len(parts) == 1 and "=" not in parts[0].split("'")[0]:
         return {key[0]: _key_literal(parts[0])}

@@ -1,7 +1,7 @@
 """Per-day counts: rows in the source, in the ledger and in the 1C register.
 
 Days are calendar days in `[onec] timezone`, the zone the register's dates are written in
-(onec-http.md §5), for all three counts: a source whose PBX clock is in another zone is counted
+(docs/reference/onec-http.md §5), for all three counts: a source whose PBX clock is in another zone is counted
 per day of the 1C zone too. The register is counted with `$count` and a date filter per day and source
 (`<register>/$count?$filter=Источник eq '…' and Дата ge datetime'…' and Дата lt datetime'…'`).
 """

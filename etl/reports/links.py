@@ -1,6 +1,6 @@
 """Every href a report writes is built here, from parts that cannot smuggle a scheme in.
 
-- 1C navigation links (onec-http.md §5a): `e1cib/data/Документ.<name>?ref=<32 hex>`, the ref
+- 1C navigation links (docs/reference/onec-http.md §5a): `e1cib/data/Документ.<name>?ref=<32 hex>`, the ref
   being the GUID `g1-g2-g3-g4-g5` written as `g4 g5 g3 g2 g1`; built only from a GUID that
   matches the pattern and a document name of letters, digits and `_`. An optional web-client
   prefix (`[reports] onec_link_base`) must be http(s).

@@ -7,7 +7,7 @@ by one (UTF-8, else the fallback encoding), because a cp1251 caller name must no
 rest of its line; a bare CR inside a quoted field stays in the value (asterisk22-ami-wire
 README, injection inj4), only LF ends a line.
 
-cdr_csv columns (asterisk.md §1.3): accountcode, src, dst, dcontext, clid, channel, dstchannel,
+cdr_csv columns (docs/reference/asterisk.md §1.3): accountcode, src, dst, dcontext, clid, channel, dstchannel,
 lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags, then optional
 uniqueid (loguniqueid), userfield (loguserfield), then peeraccount, linkedid, sequence
 (newcdrcolumns). With 17 or 20 columns the optional one is told apart by its value (a uniqueid
