@@ -25,6 +25,7 @@ from etl.phones import PhoneNormaliser
 from etl.store import Ledger
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 2.0  # seconds an unfinished HTTP request may take once stopping has begun
 
 
 def run(settings: Settings) -> ExitCode:
@@ -121,7 +122,9 @@ async def _serve(settings: Settings) -> None:
             originate_rate=api.originate_rate,
         )
     )
-    runner = web.AppRunner(app, access_log=None)
+    # On stop the app ends its event streams itself (etl/api/app.py); a request still waiting for
+    # Asterisk gets SHUTDOWN_GRACE seconds, so SIGTERM always ends the process within 5 s.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, api.host, api.port)
     await site.start()

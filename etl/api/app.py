@@ -247,21 +247,26 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         await response.write(b": connected\n\n")
         while True:
             try:
-                event = await asyncio.wait_for(sub.get(), ctx.sse_keepalive)
+                first = await asyncio.wait_for(sub.get(), ctx.sse_keepalive)
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
             # Whatever else is already queued goes out in the same write: one syscall per burst.
-            batch = [event]
-            while not sub.queue.empty() and len(batch) < 256:
+            batch = [first]
+            while batch[-1] is not None and not sub.queue.empty() and len(batch) < 256:
                 batch.append(sub.queue.get_nowait())
             chunks = []
             for ev in batch:
+                if ev is None:
+                    break
                 if sub.dropped:
                     ev = {**ev, "dropped_before": sub.dropped}
                 data = json.dumps(ev, ensure_ascii=False)
                 chunks.append(f"id: {ev['id']}\nevent: {ev['type']}\ndata: {data}\n\n")
-            await response.write("".join(chunks).encode())
+            if chunks:
+                await response.write("".join(chunks).encode())
+            if batch[-1] is None:  # the hub closed (shutdown): the response ends here
+                break
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -304,9 +309,15 @@ async def get_openapi(request: web.Request) -> web.Response:
     return _ok(openapi_document())
 
 
+async def _end_streams(app: web.Application) -> None:
+    """On shutdown: end every event stream, so no open SSE client holds the process up."""
+    app[CTX].hub.close()
+
+
 def create_app(ctx: LiveContext) -> web.Application:
     app = web.Application(middlewares=[auth_and_errors], client_max_size=64 * 1024)
     app[CTX] = ctx
+    app.on_shutdown.append(_end_streams)
     app[LIMITER] = RateLimiter(ctx.originate_rate)
     app.router.add_post("/v1/calls", post_calls)
     app.router.add_post("/v1/calls/{id:.+}/intercept", post_intercept)
