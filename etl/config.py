@@ -233,6 +233,9 @@ FREEPBX_INBOUND_CONTEXTS = [
 ]
 FREEPBX_OUTBOUND_CONTEXTS = [r"^from-internal", r"^outbound-allroutes", r"^outrt-", r"^macro-dialout"]
 DEFAULT_TRUNK_CHANNELS: list[str] = []
+# `[ami] dial_format` (etl/phones.py DialFormat): an optional `+`, a few digits (a trunk or
+# outside-line prefix), then one field: `8{national}`, `7{national}`, `+{e164}`, `{e164}`.
+DIAL_FORMAT = re.compile(r"\+?\d{0,8}\{(?:national|e164)\}\Z")
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,7 @@ class AmiSettings:
     intercept_context: str = ""  # where an intercepted call is sent (empty: `context`)
     routing_context: str = ""  # where smart routing sends a caller (empty: `context`)
     ping_timeout: float = 5.0  # an unanswered Ping after this long means a half-open connection
+    dial_format: str = "8{national}"  # how outbound routes want a number (etl/phones.py DialFormat)
 
 
 @dataclass(frozen=True)
@@ -613,7 +617,14 @@ def _ami(sec: Section) -> AmiSettings:
         intercept_context=sec.text("intercept_context", ""),
         routing_context=sec.text("routing_context", ""),
         ping_timeout=sec.number("ping_timeout", 5.0, minimum=0.1),
+        dial_format=sec.text("dial_format", "8{national}"),
     )
+    if not DIAL_FORMAT.match(out.dial_format):
+        raise ConfigError(
+            "expected an optional +, digits and {national} or {e164}: '8{national}', '7{national}', "
+            f"'+{{e164}}', '{{e164}}'; got {out.dial_format!r}",
+            sec.key("dial_format"),
+        )
     sec.done()
     return out
 

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from etl.config import DIAL_FORMAT
+
 _DIGITS = re.compile(r"\d")
 _JUNK = re.compile(r"[^\d+]")
 
@@ -91,3 +93,36 @@ class PhoneNormaliser:
         if not value or self.is_extension(value):
             return None
         return normalise_number(str(value), self.region)
+
+
+class DialFormat:
+    """The form in which the PBX's outbound routes want an external number (`[ami] dial_format`).
+
+    A number as typed (digits and an optional leading `+`, separators already removed) is
+    normalised to E.164 first, so `+7 (495) 123-45-67`, `8 495 1234567` and `74951234567` all
+    dial the same string. `{e164}` is the number with its country code (digits only, write
+    `+{e164}` for the plus), `{national}` its national significant number. A `{national}`
+    format fits numbers of the region's own country; a number of another country is dialled
+    with the region's international prefix before its E.164 digits (RU: `810…`, most of
+    Europe: `00…`). Extensions and what is not a phone number (service codes) stay as typed.
+    """
+
+    def __init__(self, template: str, region: str = "RU", extension_pattern: str = r"^\d{2,6}$") -> None:
+        if not DIAL_FORMAT.match(template):
+            raise ValueError(f"a dial format looks like '8{{national}}' or '+{{e164}}', got {template!r}")
+        self.template = template
+        self.phones = PhoneNormaliser(region, extension_pattern)
+        self.country = phonenumbers.country_code_for_region(region)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = metadata.international_prefix if metadata is not None else None
+        self.international = prefix if prefix and prefix.isdigit() else "00"
+
+    def dial(self, typed: str) -> str:
+        e164 = self.phones.external(typed)
+        if e164 is None:
+            return typed
+        parsed = phonenumbers.parse(e164, None)
+        if "{national}" in self.template and parsed.country_code != self.country:
+            return self.international + e164[1:]
+        national = phonenumbers.national_significant_number(parsed)
+        return self.template.format(national=national, e164=e164[1:])

@@ -67,7 +67,7 @@ async def _serve(settings: Settings) -> None:
         from etl.ami.directory import LedgerManagerDirectory
 
         directory = LedgerManagerDirectory(Ledger.open(settings.state.url), normaliser, fallback=directory)
-    ops = Operations(client, ami)
+    ops = Operations(client, ami, region=region)
     hub = EventHub()
     pop = ScreenPop(ami.channel, normaliser, directory)
     router = SmartRouter(

@@ -143,7 +143,8 @@ def test_click_to_call_originates_with_settings_only_and_reports_the_outcome() -
         assert len(call_id) <= 32
         sent = dict(stack.double.actions_named("Originate")[0])
         assert sent["Channel"] == "PJSIP/101" and sent["Context"] == "from-internal"
-        assert sent["Exten"] == "+79161234567" and sent["ChannelId"] == call_id and sent["Async"] == "true"
+        assert sent["Exten"] == "89161234567"  # in the default dial_format, 8{national}
+        assert sent["ChannelId"] == call_id and sent["Async"] == "true"
         assert "Variable" not in sent
         event = await asyncio.wait_for(sub.get(), 2)
         assert (event["type"], event["linkedid"], event["success"]) == (

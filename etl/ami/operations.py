@@ -19,13 +19,17 @@ from etl.ami.client import PendingOriginate
 from etl.ami.protocol import Message
 from etl.config import AmiSettings
 from etl.errors import OperationRefused
+from etl.phones import DialFormat
 
 SPY_FLAGS = {"listen": "", "whisper": "w", "barge": "B"}  # ChanSpy: listen is the default mode
 INTERCEPT_MODES = ("redirect", "pickup")
 # A channel name or uniqueid as Asterisk prints them (`PJSIP/101-0000002a`, `Local/1@ctx-…;2`,
 # `c1c-…`). Never a leading `/`: Hangup reads `/regex/` as "every matching channel".
 _CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.;@/\-]{0,148}\Z")
-_NUMBER_JUNK = re.compile(r"[\s\-().]")
+# What people type between the digits of a number. Nothing else is removed: a control
+# character (`"84951234567\n"`) makes the number invalid, it is never stripped.
+_SEPARATORS = re.compile(r"[ \u00a0\-().]")
+_TYPED_NUMBER = re.compile(r"\+?[0-9]+\Z")
 
 
 class ActionSender(Protocol):
@@ -56,10 +60,11 @@ class CallStarted:
 class Policy:
     """What the configuration allows; every method returns the checked value or raises."""
 
-    def __init__(self, settings: AmiSettings) -> None:
+    def __init__(self, settings: AmiSettings, region: str = "RU") -> None:
         self.settings = settings
         self._number = re.compile(settings.number_pattern)
         self._extension = re.compile(settings.extension_pattern)
+        self._dial = DialFormat(settings.dial_format, region, settings.extension_pattern)
 
     def extension(self, value: object, what: str = "extension") -> str:
         if (
@@ -73,12 +78,20 @@ class Policy:
         return value
 
     def number(self, value: object, what: str = "number") -> str:
+        """The string to dial for a number as typed: digits, a leading `+`, spaces, dashes,
+        dots and brackets; in `dial_format` (extensions as typed); allowed by number_pattern."""
         if not isinstance(value, str):
             raise OperationRefused(f"{what}: expected a phone number as text")
-        cleaned = _NUMBER_JUNK.sub("", value)
-        if not self._number.fullmatch(cleaned) or not (cleaned.isascii() and cleaned.lstrip("+").isdigit()):
-            raise OperationRefused(f"{what}: {_show(value)} is not a number allowed by ami.number_pattern")
-        return cleaned
+        typed = _SEPARATORS.sub("", value)
+        if not _TYPED_NUMBER.match(typed):
+            raise OperationRefused(
+                f"{what}: {_show(value)} is not a phone number (digits, a leading +, spaces, "
+                "dashes, dots and brackets)"
+            )
+        dialled = self._dial.dial(typed)
+        if not self._number.fullmatch(dialled):
+            raise OperationRefused(f"{what}: {dialled!r} is not a number allowed by ami.number_pattern")
+        return dialled
 
     def call_id(self, value: object) -> str:
         if not isinstance(value, str) or not _CALL_ID.fullmatch(value):
@@ -97,10 +110,11 @@ class Operations:
         client: ActionSender,
         settings: AmiSettings,
         id_factory: Callable[[], str] = new_call_id,
+        region: str = "RU",
     ) -> None:
         self.client = client
         self.settings = settings
-        self.policy = Policy(settings)
+        self.policy = Policy(settings, region)
         self._new_id = id_factory
 
     async def click_to_call(self, employee: str, number: str) -> CallStarted:

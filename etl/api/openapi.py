@@ -100,7 +100,17 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Click-to-call: ring the employee, then dial the number",
                     "operationId": "originate",
                     "requestBody": _body(
-                        {"from": _EXT, "to": {"type": "string", "examples": ["+79161234567"]}},
+                        {
+                            "from": _EXT,
+                            "to": {
+                                "type": "string",
+                                "pattern": "^[0-9+ ().\u00a0-]{1,64}$",
+                                "examples": ["+7 (495) 123-45-67", "84951234567"],
+                                "description": "a number as people write it (digits, a leading +, "
+                                "spaces, dashes, dots, brackets; no control characters); dialled in "
+                                "the configured dial_format",
+                            },
+                        },
                         ["from", "to"],
                     ),
                     "responses": {
