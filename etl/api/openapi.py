@@ -203,7 +203,8 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "an event stream; each `data:` line is a JSON object "
-                            "with type, extension, caller, client, linkedid",
+                            "with type, extension, caller, client, linkedid; the stream ends when "
+                            "the service stops (reconnect then)",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
                         **_errors(401, 422),
