@@ -327,7 +327,11 @@ class Directions:
         dst_chan_is_ext = dst_chan.map(self._rings_extension, bool)
         chan_is_ext = chan.map(self._rings_extension, bool)
 
-        inbound = in_ctx | trunk | (~src_ext & src_has_num)
+        # An extension's phone dialling out: its channel (`PJSIP/101-…`, `Local/101@…;1`) in an
+        # outbound context to an external number, whatever src says. A click-to-call's CDR row
+        # has the dialled number (cdr1c's CallerID) or nothing as src (docs/normalisation.md).
+        phone_out = chan_is_ext & out_ctx & dst_has_num & ~in_ctx & ~trunk
+        inbound = in_ctx | trunk | (~src_ext & src_has_num & ~phone_out)
         internal = ~inbound & src_ext & (dst_ext | dst_chan_is_ext | (out_ctx & ~dst_has_num))
         outbound = ~inbound & ~internal & (src_ext | out_ctx) & dst_has_num
         direction = _DIRECTIONS[np.select([inbound, internal, outbound], [1, 2, 3], 0)]
@@ -338,10 +342,13 @@ class Directions:
         inbound_ext = np.where(
             dst_chan_is_ext, dst_chan.map(channel_extension), np.where(dst_ext, dst.values, nan)
         )
+        by_channel = phone_out & outbound  # the phone's extension, not src or cnum
         outbound_ext = np.where(
-            src_ext,
+            src_ext & ~by_channel,
             src.values,
-            np.where(cnum_ext, cnum.values, np.where(chan_is_ext, chan.map(channel_extension), nan)),
+            np.where(
+                cnum_ext & ~by_channel, cnum.values, np.where(chan_is_ext, chan.map(channel_extension), nan)
+            ),
         )
         extension = np.where(inbound, inbound_ext, np.where(internal | outbound, outbound_ext, nan))
         # An inbound row without a number gets NaN, but None when no src of the chunk has a

@@ -24,6 +24,9 @@ channels = st.one_of(
             "PJSIP/rt-trunk-0000002f",
             "Local/101@from-internal-0000;1",
             "Local/110@from-queue-0000002b;2",
+            "Local/101@phones-00000007;1",
+            "SIP/101-00000007",
+            "Local/84951234567@pstn-00000008;1",
             "SIP/trunk-00000",
             "DAHDI/i1/84951234567-1",
             "IAX2/trunk/74951234567-3",
@@ -127,6 +130,22 @@ cdr = st.fixed_dictionaries(
         "dstchannel": channels,
     }
 )
+# rows as a PBX writes them (few values each), so that the rules meet each other often
+plausible_number = st.sampled_from(["", "101", "102", "84951234567", "+79161234567", "79161234567", "s"])
+plausible = st.fixed_dictionaries(
+    {
+        "src": plausible_number,
+        "dst": plausible_number,
+        "cnum": plausible_number,
+        "dcontext": st.sampled_from(
+            ["from-internal", "from-trunk", "from-did-direct", "outrt-1", "ext-queues"]
+        ),
+        "channel": st.sampled_from(
+            ["PJSIP/101-1", "Local/102@phones-2;1", "PJSIP/trunk-3", "PJSIP/rt-trunk-4"]
+        ),
+        "dstchannel": st.sampled_from(["", "PJSIP/102-5", "Local/84951234567@pstn-6;1", "PJSIP/trunk-7"]),
+    }
+)
 FREEPBX = Options(
     source="p",
     inbound_contexts=tuple(FREEPBX_INBOUND_CONTEXTS),
@@ -151,11 +170,16 @@ def row_by_row(d: Directions, r: dict[str, Any]) -> tuple[str, str | None, str |
     out_ctx = any(p.search(r["dcontext"]) for p in d.outbound)
     trunk = any(p.search(r["channel"]) for p in d.trunks)
     rang, chan = channel_extension(r["dstchannel"]), channel_extension(r["channel"])
-    inbound = in_ctx or trunk or (not src_ext and src_num is not None)
+    # an extension's phone dialling an external number from an outbound context, whatever src
+    # says (click-to-call: src is the dialled number or empty)
+    phone_out = ext(chan) and out_ctx and dst_num is not None and not in_ctx and not trunk
+    inbound = in_ctx or trunk or (not src_ext and src_num is not None and not phone_out)
     internal = not inbound and src_ext and (dst_ext or ext(rang) or (out_ctx and dst_num is None))
     outbound = not inbound and not internal and (src_ext or out_ctx) and dst_num is not None
     if inbound:
         return "inbound", src_num, rang if ext(rang) else r["dst"] if dst_ext else None
+    if phone_out and outbound:
+        return "outbound", dst_num, chan
     if internal or outbound:
         extension = r["src"] if src_ext else r["cnum"] if cnum_ext else chan if ext(chan) else None
         return "internal" if internal else "outbound", dst_num if outbound else None, extension
@@ -163,7 +187,7 @@ def row_by_row(d: Directions, r: dict[str, Any]) -> tuple[str, str | None, str |
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(cdr, max_size=40), st.booleans(), st.randoms(use_true_random=False))
+@given(st.lists(st.one_of(cdr, plausible), max_size=40), st.booleans(), st.randoms(use_true_random=False))
 def test_directions_follow_the_rules_row_by_row(rows: list[dict[str, Any]], trunks: bool, rnd: Any) -> None:
     d = DIRECTIONS[trunks]
     index = list(range(100, 100 + len(rows)))
@@ -201,3 +225,23 @@ def test_none_reads_as_empty() -> None:
 def test_an_empty_frame() -> None:
     out = Directions(FREEPBX).apply(pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS}))
     assert out.empty and list(out.columns) == ["direction", "external_number", "extension"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["PJSIP/101-0000002a", "SIP/101-00000007", "Local/101@phones-00000007;1"]),
+    st.sampled_from(["84951234567", "+74951234567", "89161234567", "+442079460958"]),
+    st.sampled_from(["", "dialled", "101", "+79161234567"]),
+    st.sampled_from(["from-internal", "outrt-1", "macro-dialout-trunk"]),
+)
+def test_a_phone_dialling_out_is_outbound_from_its_extension_whatever_src_says(
+    channel: str, dialled: str, src: str, context: str
+) -> None:
+    """Click-to-call rows: cdr1c's Originate sets the CallerID to the dialled number, another
+    panel sets none; the row is the phone's channel dialling out, the call is the extension's."""
+    src = dialled if src == "dialled" else src
+    row = {"src": src, "dst": dialled, "cnum": src, "dcontext": context, "channel": channel}
+    frame = pd.DataFrame([{**row, "dstchannel": "PJSIP/trunk-00000008"}], dtype=object)
+    out = DIRECTIONS[False].apply(frame).iloc[0]
+    expected = DIRECTIONS[False].phones.external(dialled)
+    assert (out["direction"], out["extension"], out["external_number"]) == ("outbound", "101", expected)
