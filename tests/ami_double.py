@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -85,6 +86,10 @@ class AmiDouble:
         self.sync_originate_delay = 0.2
         self.silent = False  # answer nothing (a half-open connection)
         self.logins = 0
+        self.fully_booted = True  # send FullyBooted after a login (a replay sends the recorded one)
+        # Action name (lower case) → frames to answer with, or None for the built-in answer:
+        # lets a replay answer the way a recorded session was answered (tests/live_replay.py).
+        self.responders: dict[str, Callable[[Headers], list[bytes] | None]] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -274,6 +279,12 @@ class AmiDouble:
         if name == "ping":
             await self._reply(s, ok(("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")))
             return True
+        responder = self.responders.get(name)
+        frames = responder(h) if responder is not None else None
+        if frames is not None:
+            for frame in frames:
+                await self._send(s, frame)
+            return True
         if s.user in self.readonly_users and name in (
             "originate",
             "redirect",
@@ -367,7 +378,7 @@ class AmiDouble:
         s.events = _first(h, "Events").lower() != "off"
         self.logins += 1
         await self._reply(s, [("Response", "Success"), *ids, ("Message", "Authentication accepted")])
-        if s.events:
+        if s.events and self.fully_booted:
             await self._reply(
                 s,
                 [
