@@ -66,9 +66,9 @@ async def _serve(settings: Settings) -> None:
         from etl.ami.directory import LedgerManagerDirectory
 
         directory = LedgerManagerDirectory(Ledger.open(settings.state.url), normaliser, fallback=directory)
-    ops = Operations(client, ami)
     hub = EventHub()
     pop = ScreenPop(ami.channel, normaliser, directory)
+    ops = Operations(client, ami, calls=pop.calls)  # intercept finds the caller's leg from the events
     router = SmartRouter(
         ops,
         states,
@@ -81,7 +81,8 @@ async def _serve(settings: Settings) -> None:
 
     async def resync(c: AmiClient) -> None:
         # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
-        # ask for the whole table.
+        # ask for the whole table, and forget calls whose hangups may have been missed.
+        pop.calls.reset()
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)

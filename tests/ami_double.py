@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 Headers = list[tuple[str, str]]
@@ -550,6 +552,8 @@ class LiveStack:
         backfill: object = None,
         ivr_context: str = "ivr",
         dry_run: bool = False,
+        call_ids: Callable[[], str] | None = None,
+        **settings: Any,
     ) -> None:
         from etl.config import AmiSettings
 
@@ -567,13 +571,13 @@ class LiveStack:
             routing_dry_run=dry_run,
             hint_context="ext-local",
         )
+        self.settings = dataclasses.replace(self.settings, **settings)
+        self.call_ids = call_ids
         self.rate = rate
         self.backfill = backfill
         self.url = ""
 
     async def __aenter__(self) -> LiveStack:
-        import dataclasses
-
         from aiohttp import web
 
         from etl.ami.client import AmiClient, Backoff
@@ -593,9 +597,12 @@ class LiveStack:
         self.normaliser = PhoneNormaliser("RU", s.extension_pattern)
         self.states = ExtensionStates(s.channel, s.hint_context)
         self.directory = TomlManagerDirectory(s.managers, self.normaliser)
-        self.ops = Operations(self.client, s)
         self.hub = EventHub()
         self.pop = ScreenPop(s.channel, self.normaliser, self.directory)
+        if self.call_ids is None:
+            self.ops = Operations(self.client, s, calls=self.pop.calls)
+        else:
+            self.ops = Operations(self.client, s, self.call_ids, calls=self.pop.calls)
         self.router = SmartRouter(
             self.ops,
             self.states,
@@ -607,6 +614,7 @@ class LiveStack:
         )
 
         async def resync(c: AmiClient) -> None:
+            self.pop.calls.reset()
             _, items = await c.send_list("ExtensionStateList")
             self.states.replace_all(items)
 

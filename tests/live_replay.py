@@ -203,11 +203,12 @@ class Replay:
         """Which channels exist now, as the replayed events say (for Redirect/Hangup answers)."""
         channels = self.double.channels
         assert channels is not None
-        chan = msg.get("Channel") or ""
+        # Asterisk finds a channel for Redirect/Hangup by its name or its uniqueid.
+        chan, uid = msg.get("Channel") or "", msg.get("Uniqueid") or ""
         if msg.event == "Newchannel":
-            channels.add(chan)
+            channels.update((chan, uid))
         elif msg.event == "Hangup":
-            channels.discard(chan)
+            channels.difference_update((chan, uid))
         elif msg.event == "Rename":
             channels.discard(chan)
             channels.add(msg.get("Newname") or "")

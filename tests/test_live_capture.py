@@ -1,0 +1,138 @@
+"""`cdr1c live` against the real Asterisk 22 streams of the capture, replayed byte for byte.
+
+tests/fixtures/asterisk22-live-scenarios/README.md says per scenario which channel is the
+caller, which the phone leg, and what a correct action does; the `truth.json` files hold the
+ids. Phones there are `Local/10x@phones`, so that is the channel template here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from etl.api.hub import Subscription
+from tests.ami_double import TOKEN, LiveStack, run
+from tests.live_replay import Replay, Scenario, where
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CALLER = "79161234567"
+CLIENT = "ООО Ромашка"
+
+
+@dataclass
+class Live:
+    stack: LiveStack
+    replay: Replay
+    scenario: Scenario
+    http: aiohttp.ClientSession
+    sub: Subscription
+
+    @property
+    def truth(self) -> dict[str, Any]:
+        return self.scenario.truth
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every screen-pop event published so far (taken off the subscription's queue)."""
+        while not self.sub.queue.empty():
+            self._got.append(self.sub.queue.get_nowait())
+        return [e for e in self._got if kind is None or e["type"] == kind]
+
+    def __post_init__(self) -> None:
+        self._got: list[dict[str, Any]] = []
+
+    async def intercept(self, call_id: str, to: str, mode: str = "redirect") -> tuple[int, dict[str, Any]]:
+        async with self.http.post(
+            f"/v1/calls/{call_id}/intercept", headers=AUTH, json={"to": to, "mode": mode}
+        ) as r:
+            return r.status, await r.json()
+
+
+def live(name: str, test: Callable[[Live], Awaitable[None]], **kw: Any) -> None:
+    async def main() -> None:
+        sc = Scenario.load(name)
+        stack = LiveStack(
+            channel="Local/{ext}@phones",
+            intercept_context="from-internal",
+            managers={f"+{CALLER}": f"102; {CLIENT}"},
+            **kw,
+        )
+        replay = Replay(stack.double, sc)
+        async with stack, aiohttp.ClientSession(stack.url) as http:
+            replay.watch(stack.client)
+            await test(Live(stack, replay, sc, http, stack.hub.subscribe()))
+
+    run(main())
+
+
+# --- issue 14 item 1: the caller's leg, apart from the phone's ------------------------------
+
+
+def test_ringing_events_carry_the_call_and_the_callers_leg_apart_from_the_phones() -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.until(where("DialBegin", DestChannel=lv.truth["queue_member_legs"][1]["channel"]))
+        await lv.replay.delivered()
+        caller = lv.truth["caller_leg"]
+        ringing = lv.events("ringing")
+        assert [(e["extension"], e["uniqueid"], e["channel"]) for e in ringing] == [
+            ("101", *(lv.truth["queue_member_legs"][0][k] for k in ("uniqueid", "channel"))),
+            ("103", *(lv.truth["queue_member_legs"][1][k] for k in ("uniqueid", "channel"))),
+        ]
+        for e in ringing:
+            assert e["linkedid"] == lv.truth["linkedid"]
+            assert (e["caller_uniqueid"], e["caller_channel"]) == (caller["uniqueid"], caller["channel"])
+            assert (e["caller"], e["client"]) == (f"+{CALLER}", CLIENT)
+
+    live("queue_wait_intercept_redirect", t)
+
+
+def test_intercept_with_the_events_linkedid_redirects_the_caller_out_of_the_queue() -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.until("QueueCallerJoin")
+        await lv.replay.until(where("DialBegin", DestChannel=lv.truth["queue_member_legs"][1]["channel"]))
+        await lv.replay.delivered()
+        linkedid = lv.events("ringing")[0]["linkedid"]
+        status, body = await lv.intercept(linkedid, "102")
+        assert status == 200, body
+        assert (body["channel"], body["linkedid"]) == (lv.truth["caller_leg"]["channel"], linkedid)
+        (redirect,) = lv.stack.double.actions_named("Redirect")
+        assert dict(redirect)["Channel"] == lv.truth["redirect"]["channel"]  # as the driver did
+        assert (dict(redirect)["Context"], dict(redirect)["Exten"]) == ("from-internal", "102")
+        await lv.replay.rest()  # what Asterisk did after that Redirect
+        await lv.replay.delivered()
+        (answered,) = lv.events("answered")
+        assert (answered["extension"], answered["caller_channel"]) == (
+            "102",
+            lv.truth["caller_leg"]["channel"],
+        )
+
+    live("queue_wait_intercept_redirect", t)
+
+
+@pytest.mark.parametrize("given", ["uniqueid", "channel"])
+def test_intercept_given_a_ringing_phone_leg_never_moves_that_leg(given: str) -> None:
+    async def t(lv: Live) -> None:
+        phone = lv.truth["queue_member_legs"][0]  # the leg the recording redirected, wrongly
+        await lv.replay.until(where("DialBegin", DestChannel=phone["channel"]))
+        await lv.replay.delivered()
+        status, body = await lv.intercept(phone[given], "102")
+        sent = [dict(a)["Channel"] for a in lv.stack.double.actions_named("Redirect")]
+        assert phone["channel"] not in sent
+        # Resolved to the caller's leg of the same call (or refused, never the phone).
+        assert (status, sent) == (200, [lv.truth["caller_leg"]["channel"]]), body
+
+    live("queue_wait_wrong_leg", t)
+
+
+def test_intercept_of_a_call_not_on_the_pbx_is_404_and_sends_nothing() -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.rest()
+        await lv.replay.delivered()
+        status, body = await lv.intercept(lv.truth["linkedid"], "102")
+        assert status == 404 and "no call" in body["error"]
+        assert lv.stack.double.actions_named("Redirect") == []
+
+    live("queue_wait_intercept_redirect", t)
