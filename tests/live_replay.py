@@ -8,7 +8,8 @@ driver socket that sent the panel's actions (`<name>.driver.jsonl`). A `Replay` 
 - `await replay.until("QueueCallerJoin")` sends the recorded events after the login response,
   each exactly as Asterisk wrote it, up to and including the first one that matches (an event
   name plus header values, or any predicate on a `Recorded`); `await replay.rest()` sends the
-  remainder. A test acts between two such points, mid-call;
+  remainder. A test acts between two such points, mid-call; `drop(match)` leaves events out
+  (the same call where something did not happen);
 - `await replay.delivered()` waits until every client being watched (`watch(client)`) has read
   and dispatched everything sent so far: no sleeps;
 - the client's actions are answered as the driver socket was answered when the recording has
@@ -173,6 +174,13 @@ class Replay:
         stop = self.scenario.index(test, self.cursor)
         await self._send_to(stop + 1)
         return self.scenario.events[stop]
+
+    def drop(self, match: Match) -> int:
+        """Leave out every event not yet sent that matches (a call where that did not happen)."""
+        kept = [r for r in self.scenario.events[self.cursor :] if not match(r)]
+        dropped = len(self.scenario.events) - self.cursor - len(kept)
+        self.scenario.events[self.cursor :] = kept
+        return dropped
 
     async def rest(self) -> None:
         await self._send_to(len(self.scenario.events))

@@ -17,6 +17,7 @@ import pytest
 from etl.api.hub import Subscription
 from tests.ami_double import TOKEN, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
+from tests.test_api import until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CALLER = "79161234567"
@@ -136,3 +137,92 @@ def test_intercept_of_a_call_not_on_the_pbx_is_404_and_sends_nothing() -> None:
         assert lv.stack.double.actions_named("Redirect") == []
 
     live("queue_wait_intercept_redirect", t)
+
+
+# --- issue 14 item 5: a pickup's outcome is whether the call was picked up -------------------
+
+PICKER_ID = "c1c-live-05"  # the ChannelId of the recorded pickup Originate
+
+
+async def _pickup_results(lv: Live) -> list[dict[str, Any]]:
+    await lv.replay.rest()
+    await lv.replay.delivered()
+    await until(lambda: bool(lv.events("pickup_result")))
+    return lv.events("pickup_result")
+
+
+def test_pickup_runs_pickupchan_on_the_ringing_leg_and_reports_the_pickup() -> None:
+    async def t(lv: Live) -> None:
+        ringing = await lv.replay.until(where("DialBegin", Channel=lv.truth["caller_leg"]["channel"]))
+        await lv.replay.delivered()
+        status, body = await lv.intercept(lv.truth["linkedid"], "102", "pickup")
+        assert (status, body["id"]) == (200, PICKER_ID), body
+        (originate,) = lv.stack.double.actions_named("Originate")
+        assert (dict(originate)["Application"], dict(originate)["Data"]) == (
+            "PickupChan",
+            ringing.get("DestChannel"),
+        )
+        (result,) = await _pickup_results(lv)
+        assert (result["success"], result["reason"], result["linkedid"]) == (True, "picked up", PICKER_ID)
+
+    live("ringing_pickup_pickupchan", t, call_ids=lambda: PICKER_ID)
+
+
+def test_pickup_answered_by_the_employee_but_nothing_bridged_is_not_a_success() -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.until(where("DialBegin", Channel=lv.truth["caller_leg"]["channel"]))
+        await lv.replay.delivered()
+        status, _ = await lv.intercept(lv.truth["linkedid"], "102", "pickup")
+        assert status == 200
+        # The same call where PickupChan found nothing: no Pickup, the caller's Dial not answered
+        # by the picker; 102 answered the Originate (Success, reason 4) and hung up.
+        assert lv.replay.drop(lambda r: r.event == "Pickup" or r.get("DestUniqueid") == PICKER_ID) >= 2
+        (result,) = await _pickup_results(lv)
+        assert result["success"] is False and result["reason_code"] == 4
+
+    live("ringing_pickup_pickupchan", t, call_ids=lambda: PICKER_ID)
+
+
+def test_pickup_of_a_leg_that_no_longer_rings_is_refused_and_nothing_is_originated() -> None:
+    async def t(lv: Live) -> None:
+        caller = lv.truth["caller_leg"]["channel"]
+        ringing = await lv.replay.until(where("DialBegin", Channel=caller))
+        await lv.replay.until(where("BridgeEnter", Channel=caller))  # picked up by 102 already
+        await lv.replay.delivered()
+        status, body = await lv.intercept(lv.truth["linkedid"], "103", "pickup")
+        assert status == 409 and "nothing is ringing" in body["error"]
+        status, body = await lv.intercept(str(ringing.get("DestUniqueid")), "103", "pickup")
+        assert status == 404, body  # that leg hung up (answered elsewhere)
+        await lv.replay.rest()
+        await lv.replay.delivered()
+        status, body = await lv.intercept(lv.truth["linkedid"], "103", "pickup")
+        assert status == 404, body
+        assert lv.stack.double.actions_named("Originate") == []
+
+    live("ringing_pickup_pickupchan", t)
+
+
+# --- issue 14 item 6: one hangup event per call and extension --------------------------------
+
+
+def test_a_local_channel_phone_gives_one_hangup_event_naming_the_caller() -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.rest()
+        await lv.replay.delivered()
+        hangups = [(e["extension"], e["caller"], e["linkedid"]) for e in lv.events("hangup")]
+        assert hangups == [("101", f"+{CALLER}", lv.truth["linkedid"])]
+
+    live("inbound_ringing_answered", t)
+
+
+@pytest.mark.parametrize("name", Scenario.names())
+def test_no_hangup_event_comes_from_a_local_far_half_or_names_the_extension_as_caller(name: str) -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.rest()
+        await lv.replay.delivered()
+        for e in lv.events("hangup"):
+            assert not e["channel"].endswith(";2") and e["caller"] != e["extension"], e
+        per_leg = [e["uniqueid"] for e in lv.events("hangup")]
+        assert len(per_leg) == len(set(per_leg))
+
+    live(name, t)

@@ -89,7 +89,7 @@ class ScreenPop:
             linkedid = msg.get("Linkedid") or ""
             uniqueid = msg.get("Uniqueid") or ""
             caller_leg = self.calls.caller_leg(linkedid)
-        if caller == "<unknown>":
+        if caller in ("<unknown>", ext):  # a phone's own number is not who called it
             caller = ""
         number = self.normaliser.external(caller) or caller
         client = None
