@@ -7,6 +7,8 @@ ids. Phones there are `Local/10x@phones`, so that is the channel template here.
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from etl.ami.routing import SmartRouter
 from etl.api.hub import Subscription
+from etl.config import parse_settings
 from tests.ami_double import TOKEN, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
 from tests.test_api import until
@@ -61,6 +65,8 @@ def live(name: str, test: Callable[[Live], Awaitable[None]], **kw: Any) -> None:
             managers={f"+{CALLER}": f"102; {CLIENT}"},
             **kw,
         )
+        # Every scenario starts with the phones idle (hints Custom:10x, README).
+        stack.double.extensions = {e: (0, f"Custom:{e}") for e in ("101", "102", "103")}
         replay = Replay(stack.double, sc)
         async with stack, aiohttp.ClientSession(stack.url) as http:
             replay.watch(stack.client)
@@ -226,3 +232,54 @@ def test_no_hangup_event_comes_from_a_local_far_half_or_names_the_extension_as_c
         assert len(per_leg) == len(set(per_leg))
 
     live(name, t)
+
+
+# --- issue 14 item 2: smart routing decides once the number is known, on the IVR channel ----
+
+
+@pytest.mark.parametrize(
+    ("name", "ivr_context"),
+    [
+        ("ivr_smart_route", "ivr-1"),
+        ("ivr_smart_route_localtrunk", "ivr-1"),
+        ("ivr_smart_route_noanswer", "ivr-1"),
+        # The context the call enters first: a trunk's Newchannel there carries the number; a
+        # Local ;1 half's Newchannel and AppDial2 Newexten there say <unknown> (issue 14 item 2).
+        ("ivr_smart_route", "from-trunk"),
+        ("ivr_smart_route_localtrunk", "from-trunk"),
+    ],
+)
+def test_smart_routing_redirects_the_channel_in_the_ivr_once_per_call(
+    name: str, ivr_context: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def t(lv: Live) -> None:
+        await lv.replay.until(where("Newexten", Context="ivr-1", Application="WaitExten"))
+        await lv.replay.delivered()
+        await until(lambda: bool(lv.stack.router.decisions))
+        await lv.stack.router.drain()
+        redirects = [dict(a) for a in lv.stack.double.actions_named("Redirect")]
+        assert [(r["Channel"], r["Context"], r["Exten"]) for r in redirects] == [
+            (lv.truth["redirect"]["channel"], "cdr1c-route", "102")
+        ]
+        await lv.replay.rest()  # noanswer: the caller comes back to the IVR, same call
+        await lv.replay.delivered()
+        await lv.stack.router.drain()
+        (decision,) = lv.stack.router.decisions
+        assert (decision.action, decision.caller, decision.client) == ("redirect", CALLER, CLIENT)
+        assert decision.linkedid == lv.truth["linkedid"]
+        assert len(lv.stack.double.actions_named("Redirect")) == 1
+
+    caplog.set_level(logging.INFO, logger="etl.ami.routing")
+    live(name, t, ivr_context=ivr_context, routing_context="cdr1c-route")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "etl.ami.routing"]
+    assert CLIENT in line and "→ redirect 102" in line
+
+
+def test_routing_is_a_dry_run_unless_configured_otherwise() -> None:
+    base = {"source": {"url": "sqlite:///x.sqlite"}, "api": {"token": TOKEN}}
+    ami = {"host": "127.0.0.1", "user": "cdr1c", "secret": "s3cret-ami-secret", "ivr_context": "ivr-1"}
+    settings = parse_settings({**base, "ami": ami})
+    assert settings.ami is not None and settings.ami.routing_dry_run is True
+    settings = parse_settings({**base, "ami": {**ami, "routing_dry_run": False}})
+    assert settings.ami is not None and settings.ami.routing_dry_run is False
+    assert inspect.signature(SmartRouter).parameters["dry_run"].default is True
