@@ -9,7 +9,9 @@ Built from `tests/fixtures/asterisk22-ami-wire/` (README + *.wire.txt):
   1 s (`auth_fail_delay`) with `Authentication failed` and the connection is closed;
 - any other action before login → `Permission denied`, session kept;
 - `Originate` with `Async: true` → `Originate successfully queued` at once and a later
-  `OriginateResponse` (Success/Failure + Reason); without Async the session blocks (events held
+  `OriginateResponse` (Success/Failure + Reason), an event for every session with events on
+  (a session logged in with `Events: off` does not get its own, as in
+  `tests/fixtures/asterisk22-live-scenarios/`); without Async the session blocks (events held
   back, pipelined actions answered after it) and no OriginateResponse is sent;
 - `Redirect`, `Hangup`, `Setvar`, `ExtensionState`, `ExtensionStateList` (event list), `Ping`;
   unknown action and missing action answered with Asterisk's exact messages;
@@ -417,14 +419,12 @@ class AmiDouble:
         await self._reply(s, [("Response", "Success"), *ids, ("Message", "Originate successfully queued")])
         if self.hold_originate_responses:
             return
-        task = asyncio.create_task(self._originate_response(s, h, ids, plan))
+        task = asyncio.create_task(self._originate_response(h, ids, plan))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _originate_response(self, s: Session, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
+    async def _originate_response(self, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
         await asyncio.sleep(plan.delay)
-        if s not in self.sessions:
-            return
         chan = _first(h, "Channel")
         target = (
             [("Application", _first(h, "Application")), ("Data", _first(h, "Data"))]
@@ -432,8 +432,9 @@ class AmiDouble:
             else [("Context", _first(h, "Context")), ("Exten", _first(h, "Exten"))]
         )
         num, name = _callerid(_first(h, "CallerID"))
-        await self._reply(
-            s,
+        # A manager event like any other (the capture): every session with events on gets it,
+        # the originating one only if it has events on, and whether or not it is still there.
+        await self.emit(
             [
                 ("Event", "OriginateResponse"),
                 ("Privilege", "call,all"),
