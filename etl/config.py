@@ -342,7 +342,7 @@ class AmiSettings:
     auth: str = "md5"  # md5 | plain
     ping_interval: float = 20.0
     originate_timeout: float = 30.0
-    routing_dry_run: bool = False
+    routing_dry_run: bool = True  # log decisions only: the safe default
     routing_ring_timeout: int = 20
     managers: dict[str, str] = field(default_factory=dict)  # caller number → extension
     intercept_context: str = ""  # where an intercepted call is sent (empty: `context`)
@@ -611,7 +611,7 @@ def _ami(sec: Section) -> AmiSettings:
         auth=sec.choice("auth", "md5", ("md5", "plain")),
         ping_interval=sec.number("ping_interval", 20.0, minimum=1),
         originate_timeout=sec.number("originate_timeout", 30.0, minimum=1),
-        routing_dry_run=sec.flag("routing_dry_run", False),
+        routing_dry_run=sec.flag("routing_dry_run", True),
         routing_ring_timeout=sec.integer("routing_ring_timeout", 20, minimum=1, maximum=300),
         managers={str(k): str(v) for k, v in sec.table_of("managers").items()},
         intercept_context=sec.text("intercept_context", ""),

@@ -67,9 +67,11 @@ async def _serve(settings: Settings) -> None:
         from etl.ami.directory import LedgerManagerDirectory
 
         directory = LedgerManagerDirectory(Ledger.open(settings.state.url), normaliser, fallback=directory)
-    ops = Operations(client, ami, region=region)
     hub = EventHub()
     pop = ScreenPop(ami.channel, normaliser, directory)
+    ops = Operations(
+        client, ami, calls=pop.calls, region=region
+    )  # intercept: the caller's leg from the events
     router = SmartRouter(
         ops,
         states,
@@ -82,7 +84,8 @@ async def _serve(settings: Settings) -> None:
 
     async def resync(c: AmiClient) -> None:
         # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
-        # ask for the whole table.
+        # ask for the whole table, and forget calls whose hangups may have been missed.
+        pop.calls.reset()
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)

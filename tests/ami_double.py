@@ -9,7 +9,9 @@ Built from `tests/fixtures/asterisk22-ami-wire/` (README + *.wire.txt):
   1 s (`auth_fail_delay`) with `Authentication failed` and the connection is closed;
 - any other action before login → `Permission denied`, session kept;
 - `Originate` with `Async: true` → `Originate successfully queued` at once and a later
-  `OriginateResponse` (Success/Failure + Reason); without Async the session blocks (events held
+  `OriginateResponse` (Success/Failure + Reason), an event for every session with events on
+  (a session logged in with `Events: off` does not get its own, as in
+  `tests/fixtures/asterisk22-live-scenarios/`); without Async the session blocks (events held
   back, pipelined actions answered after it) and no OriginateResponse is sent;
 - `Redirect`, `Hangup`, `Setvar`, `ExtensionState`, `ExtensionStateList` (event list), `Ping`;
   unknown action and missing action answered with Asterisk's exact messages;
@@ -24,9 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 Headers = list[tuple[str, str]]
@@ -85,6 +90,10 @@ class AmiDouble:
         self.sync_originate_delay = 0.2
         self.silent = False  # answer nothing (a half-open connection)
         self.logins = 0
+        self.fully_booted = True  # send FullyBooted after a login (a replay sends the recorded one)
+        # Action name (lower case) → frames to answer with, or None for the built-in answer:
+        # lets a replay answer the way a recorded session was answered (tests/live_replay.py).
+        self.responders: dict[str, Callable[[Headers], list[bytes] | None]] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -274,6 +283,12 @@ class AmiDouble:
         if name == "ping":
             await self._reply(s, ok(("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")))
             return True
+        responder = self.responders.get(name)
+        frames = responder(h) if responder is not None else None
+        if frames is not None:
+            for frame in frames:
+                await self._send(s, frame)
+            return True
         if s.user in self.readonly_users and name in (
             "originate",
             "redirect",
@@ -367,7 +382,7 @@ class AmiDouble:
         s.events = _first(h, "Events").lower() != "off"
         self.logins += 1
         await self._reply(s, [("Response", "Success"), *ids, ("Message", "Authentication accepted")])
-        if s.events:
+        if s.events and self.fully_booted:
             await self._reply(
                 s,
                 [
@@ -404,14 +419,12 @@ class AmiDouble:
         await self._reply(s, [("Response", "Success"), *ids, ("Message", "Originate successfully queued")])
         if self.hold_originate_responses:
             return
-        task = asyncio.create_task(self._originate_response(s, h, ids, plan))
+        task = asyncio.create_task(self._originate_response(h, ids, plan))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _originate_response(self, s: Session, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
+    async def _originate_response(self, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
         await asyncio.sleep(plan.delay)
-        if s not in self.sessions:
-            return
         chan = _first(h, "Channel")
         target = (
             [("Application", _first(h, "Application")), ("Data", _first(h, "Data"))]
@@ -419,8 +432,9 @@ class AmiDouble:
             else [("Context", _first(h, "Context")), ("Exten", _first(h, "Exten"))]
         )
         num, name = _callerid(_first(h, "CallerID"))
-        await self._reply(
-            s,
+        # A manager event like any other (the capture): every session with events on gets it,
+        # the originating one only if it has events on, and whether or not it is still there.
+        await self.emit(
             [
                 ("Event", "OriginateResponse"),
                 ("Privilege", "call,all"),
@@ -539,6 +553,8 @@ class LiveStack:
         backfill: object = None,
         ivr_context: str = "ivr",
         dry_run: bool = False,
+        call_ids: Callable[[], str] | None = None,
+        **settings: Any,
     ) -> None:
         from etl.config import AmiSettings
 
@@ -556,13 +572,13 @@ class LiveStack:
             routing_dry_run=dry_run,
             hint_context="ext-local",
         )
+        self.settings = dataclasses.replace(self.settings, **settings)
+        self.call_ids = call_ids
         self.rate = rate
         self.backfill = backfill
         self.url = ""
 
     async def __aenter__(self) -> LiveStack:
-        import dataclasses
-
         from aiohttp import web
 
         from etl.ami.client import AmiClient, Backoff
@@ -582,9 +598,12 @@ class LiveStack:
         self.normaliser = PhoneNormaliser("RU", s.extension_pattern)
         self.states = ExtensionStates(s.channel, s.hint_context)
         self.directory = TomlManagerDirectory(s.managers, self.normaliser)
-        self.ops = Operations(self.client, s)
         self.hub = EventHub()
         self.pop = ScreenPop(s.channel, self.normaliser, self.directory)
+        if self.call_ids is None:
+            self.ops = Operations(self.client, s, calls=self.pop.calls)
+        else:
+            self.ops = Operations(self.client, s, self.call_ids, calls=self.pop.calls)
         self.router = SmartRouter(
             self.ops,
             self.states,
@@ -596,6 +615,7 @@ class LiveStack:
         )
 
         async def resync(c: AmiClient) -> None:
+            self.pop.calls.reset()
             _, items = await c.send_list("ExtensionStateList")
             self.states.replace_all(items)
 

@@ -39,6 +39,24 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
+async def ringing_call(stack: LiveStack, linkedid: str = "c1c-0001") -> None:
+    """A trunk call ringing PJSIP/101, as AMI shows it (the caller's leg opens the call)."""
+    trunk = [("Channel", "PJSIP/trunk-00000001"), ("Uniqueid", linkedid), ("Linkedid", linkedid)]
+    phone = [("Channel", "PJSIP/101-00000002"), ("Uniqueid", "U2"), ("Linkedid", linkedid)]
+    await stack.double.emit([("Event", "Newchannel"), *trunk, ("CallerIDNum", "79161234567")])
+    await stack.double.emit([("Event", "Newchannel"), *phone])
+    await stack.double.emit(
+        [
+            ("Event", "DialBegin"),
+            *trunk,
+            ("DestChannel", "PJSIP/101-00000002"),
+            ("DestUniqueid", "U2"),
+            ("DestLinkedid", linkedid),
+        ]
+    )
+    await until(lambda: stack.pop.calls.caller_leg(linkedid) is not None)
+
+
 def _example_request(path: str, method: str) -> tuple[str, dict[str, Any] | None]:
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("/v1/calls", "post"): {"from": "101", "to": "+79161234567"},
@@ -71,6 +89,7 @@ def test_every_documented_operation_answers_as_documented() -> None:
 
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
         job_id = None
+        await ringing_call(stack)
         for path, ops in doc["paths"].items():
             for method, op in ops.items():
                 url, body = _example_request(path, method)
@@ -212,31 +231,44 @@ def test_rate_limiter_refills_over_time() -> None:
     assert limiter.take("a") == 0
 
 
-def test_intercept_redirect_and_pickup() -> None:
+def test_intercept_redirects_the_callers_leg_and_picks_up_the_ringing_phone() -> None:
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
-        chan = "Local/74951230001@from-trunk-00000012;2"
-        async with http.post(f"/v1/calls/{chan}/intercept", headers=AUTH, json={"to": "102"}) as r:
-            assert r.status == 200 and (await r.json())["status"] == "redirected"
+        await ringing_call(stack, "L1")
+        async with http.post("/v1/calls/L1/intercept", headers=AUTH, json={"to": "102"}) as r:
+            assert r.status == 200
+            assert await r.json() == {
+                "id": "L1",
+                "status": "redirected",
+                "mode": "redirect",
+                "linkedid": "L1",
+                "channel": "PJSIP/trunk-00000001",
+                "uniqueid": "L1",
+            }
         redirect = dict(stack.double.actions_named("Redirect")[0])
         assert (
             redirect["Channel"],
             redirect["Context"],
             redirect["Exten"],
             redirect["Priority"],
-        ) == (chan, "from-internal-xfer", "102", "1")
+        ) == ("PJSIP/trunk-00000001", "from-internal-xfer", "102", "1")
         async with http.post(
-            "/v1/calls/c1c-0001/intercept", headers=AUTH, json={"to": "102", "mode": "pickup"}
+            "/v1/calls/L1/intercept", headers=AUTH, json={"to": "102", "mode": "pickup"}
         ) as r:
             assert r.status == 200
         pickup = dict(stack.double.actions_named("Originate")[0])
         assert (pickup["Channel"], pickup["Application"], pickup["Data"]) == (
             "PJSIP/102",
             "PickupChan",
-            "c1c-0001",
+            "PJSIP/101-00000002",  # the ringing phone leg, not the call id
         )
         stack.double.channels = set()
-        async with http.post("/v1/calls/c1c-gone/intercept", headers=AUTH, json={"to": "102"}) as r:
+        async with http.post(
+            "/v1/calls/PJSIP/trunk-00000001/intercept", headers=AUTH, json={"to": "102"}
+        ) as r:
             assert r.status == 502 and "Channel does not exist" in (await r.json())["error"]
+        async with http.post("/v1/calls/c1c-gone/intercept", headers=AUTH, json={"to": "102"}) as r:
+            assert r.status == 404
+        assert len(stack.double.actions_named("Redirect")) == 2
 
     scenario(t)
 

@@ -9,12 +9,14 @@ these, as a second line.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from etl.ami.calls import Calls
 from etl.ami.client import PendingOriginate
 from etl.ami.protocol import Message
 from etl.config import AmiSettings
@@ -55,6 +57,14 @@ def new_call_id() -> str:
 class CallStarted:
     id: str
     pending: PendingOriginate
+    picked: asyncio.Future[bool] | None = None  # a pickup: did the new leg pick the call up?
+
+
+@dataclass(frozen=True)
+class Redirected:
+    linkedid: str  # the call
+    channel: str  # the caller's leg that was moved
+    uniqueid: str
 
 
 class Policy:
@@ -111,11 +121,14 @@ class Operations:
         settings: AmiSettings,
         id_factory: Callable[[], str] = new_call_id,
         region: str = "RU",
+        calls: Calls | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.policy = Policy(settings, region)
         self._new_id = id_factory
+        # Fed with every AMI event by the screen pop (`ScreenPop.calls`); intercept asks it.
+        self.calls = calls if calls is not None else Calls(lambda c: False)
 
     async def click_to_call(self, employee: str, number: str) -> CallStarted:
         """Ring the employee's phone, then dial `number` in the configured context.
@@ -139,37 +152,50 @@ class Operations:
         )
         return CallStarted(call_id, pending)
 
-    async def intercept(self, call_id: str, employee: str, mode: str = "redirect") -> Message | CallStarted:
+    async def intercept(
+        self, call_id: str, employee: str, mode: str = "redirect"
+    ) -> Redirected | CallStarted:
         """Send a waiting or ringing call to `employee`.
 
-        `redirect` moves the caller's channel to the employee's extension (a channel in the IVR
-        is sent straight there, docs/reference/asterisk.md §4.2); `pickup` rings the employee and runs
-        PickupChan on the call, for a call already ringing somewhere else.
+        `call_id` is the call's linkedid from an event (a uniqueid or channel name of one of its
+        legs also names the call). `redirect` moves the caller's leg, found from the events
+        (`Calls`), to the employee's extension, never a phone's leg; `pickup` rings the employee
+        and runs PickupChan on the phone legs ringing in that call. `NoSuchCall` (404) for a call
+        not on the PBX, `CallConflict` (409) for one with no caller leg or nothing ringing.
         """
         call = self.policy.call_id(call_id)
+        to = self.policy.extension(employee, "to")
         if mode == "redirect":
-            return await self.client.send_action(
+            leg = self.calls.caller_to_move(call)
+            await self.client.send_action(
                 "Redirect",
                 [
-                    ("Channel", call),
+                    ("Channel", self.policy.call_id(leg.channel)),
                     ("Context", self.settings.intercept_context or self.settings.context),
-                    ("Exten", self.policy.extension(employee, "to")),
+                    ("Exten", to),
                     ("Priority", 1),
                 ],
             )
+            return Redirected(leg.linkedid, leg.channel, leg.uniqueid)
         if mode == "pickup":
+            ringing = "&".join(self.policy.call_id(x.channel) for x in self.calls.ringing(call))
             new_id = self._new_id()
-            pending = await self.client.originate(
-                [
-                    ("Channel", self.policy.channel(employee)),
-                    ("Application", "PickupChan"),
-                    ("Data", call),
-                    ("CallerID", f'"Pickup" <{self.policy.extension(employee)}>'),
-                    ("Timeout", int(self.settings.originate_timeout * 1000)),
-                    ("ChannelId", new_id),
-                ]
-            )
-            return CallStarted(new_id, pending)
+            picked = self.calls.watch_pickup(new_id)
+            try:
+                pending = await self.client.originate(
+                    [
+                        ("Channel", self.policy.channel(to)),
+                        ("Application", "PickupChan"),
+                        ("Data", ringing),
+                        ("CallerID", f'"Pickup" <{to}>'),
+                        ("Timeout", int(self.settings.originate_timeout * 1000)),
+                        ("ChannelId", new_id),
+                    ]
+                )
+            except BaseException:
+                picked.cancel()
+                raise
+            return CallStarted(new_id, pending, picked)
         raise OperationRefused(f"mode must be one of {', '.join(INTERCEPT_MODES)}")
 
     async def spy(self, supervisor: str, target: str, mode: str = "listen") -> CallStarted:

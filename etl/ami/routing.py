@@ -2,8 +2,16 @@
 
 For an inbound call entering `ami.ivr_context`: caller number → client → manager's extension
 (a `ManagerDirectory`); if that extension is idle, Redirect the call there with a ring timeout,
-otherwise leave it in the IVR. Every decision is logged with its reason; in dry-run mode
-decisions are only logged.
+otherwise leave it in the IVR. Every decision is logged with the client and its reason; in
+dry-run mode (the default) decisions are only logged.
+
+When to decide, and on which channel (the real Asterisk 22 capture,
+tests/fixtures/asterisk22-live-scenarios/README.md): once per call (linkedid), when the caller's
+number is known, on the channel that runs the IVR. A trunk channel's `Newchannel` in the IVR
+context already carries the number; a Local channel's never does (`<unknown>`, then
+`NewCallerid`), so for it the decision waits for the first `Newexten` in the context, by which
+time the number is set. A `Newexten` of a Dial's outgoing side (`AppDial`, `AppDial2`) is not
+the IVR running: a Local pair's `;1` shows one, while its `;2` runs the dialplan.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ class TomlManagerDirectory:
         if found is None:
             return DirectoryMatch(None, None, f"no manager for {key}")
         ext, client = found
-        return DirectoryMatch(client, ext, f"{key} is assigned to extension {ext}")
+        who = f"{key} is {client}, assigned to" if client else f"{key} is assigned to"
+        return DirectoryMatch(client, ext, f"{who} extension {ext}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class SmartRouter:
         *,
         ivr_context: str,
         ring_timeout: int = 20,
-        dry_run: bool = False,
+        dry_run: bool = True,
         history: int = 500,
     ) -> None:
         self.ops, self.states, self.directory = ops, states, directory
@@ -102,11 +111,20 @@ class SmartRouter:
         self._tasks: set[asyncio.Task[RoutingDecision]] = set()
 
     def on_event(self, msg: Message) -> None:
-        """AMI event handler: schedule a decision for a channel first seen in the IVR context."""
-        if not self.ivr_context or msg.get("Context") != self.ivr_context or msg.event == "Hangup":
+        """AMI event handler: schedule the decision for a call once its IVR channel is known."""
+        if not self.ivr_context or msg.get("Context") != self.ivr_context:
+            return
+        channel = msg.get("Channel") or ""
+        if msg.event == "Newexten":
+            if (msg.get("Application") or "") in _NOT_THE_IVR:
+                return
+        elif msg.event == "Newchannel":
+            if channel.startswith("Local/") or _withheld(msg.get("CallerIDNum")):
+                return  # the number comes later (NewCallerid), before the first Newexten
+        else:
             return
         linkedid = msg.get("Linkedid") or msg.get("Uniqueid")
-        if not linkedid or not msg.get("Channel") or linkedid in self._seen_set:
+        if not linkedid or not channel or linkedid in self._seen_set:
             return
         self._remember(linkedid)
         task = asyncio.get_running_loop().create_task(self.decide(msg))
@@ -132,7 +150,7 @@ class SmartRouter:
             reason="",
             dry_run=self.dry_run,
         )
-        if not caller or caller == "<unknown>":
+        if _withheld(caller):
             return self._record(replace(stay, reason="caller number withheld"))
         if self.normaliser.is_extension(caller):
             return self._record(replace(stay, reason="internal caller"))
@@ -154,9 +172,10 @@ class SmartRouter:
     def _record(self, decision: RoutingDecision) -> RoutingDecision:
         self.decisions.append(decision)
         log.info(
-            "routing %s caller=%s → %s%s (%s)",
+            "routing %s caller=%s client=%s → %s%s (%s)",
             decision.linkedid,
-            decision.caller,
+            decision.caller or "-",
+            decision.client or "-",
             decision.action,
             f" {decision.extension}" if decision.action == "redirect" else "",
             decision.reason + ("; dry run, nothing sent" if decision.dry_run else ""),
@@ -168,3 +187,11 @@ class SmartRouter:
             self._seen_set.discard(self._seen[0])
         self._seen.append(linkedid)
         self._seen_set.add(linkedid)
+
+
+# Newexten of a Dial's (or Queue's) outgoing side: the channel is not running the IVR.
+_NOT_THE_IVR = frozenset({"AppDial", "AppDial2", "AppQueue"})
+
+
+def _withheld(number: str | None) -> bool:
+    return not number or number == "<unknown>"

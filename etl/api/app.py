@@ -1,8 +1,9 @@
 """The live HTTP API for 1C (aiohttp): the paths of design.md §5, JSON, bearer token.
 
 Every path but `/health` needs `Authorization: Bearer <token>`, compared in constant time.
-Invalid input → 400 (not JSON) or 422 (a value the configuration does not allow); a missing or
-wrong token → 401; originate over the per-token rate → 429; AMI down → 503; Asterisk said
+Invalid input → 400 (not JSON) or 422 (a value the configuration does not allow); a call that
+is not on the PBX → 404, one not in a state the operation needs → 409; a missing or wrong token
+→ 401; originate over the per-token rate → 429; AMI down → 503; Asterisk said
 no → 502 with its message.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from etl.ami.calls import CallConflict, NoSuchCall
 from etl.ami.client import OriginateResult, PendingOriginate
 from etl.ami.operations import INTERCEPT_MODES, SPY_FLAGS, CallStarted, Operations
 from etl.ami.states import ExtensionStates
@@ -106,6 +108,10 @@ async def auth_and_errors(
             )
     try:
         return await handler(request)
+    except NoSuchCall as exc:
+        return _error(404, str(exc))
+    except CallConflict as exc:
+        return _error(409, str(exc))
     except OperationRefused as exc:
         return _error(422, str(exc))
     except AmiNotConnected as exc:
@@ -153,27 +159,43 @@ def _check_rate(request: web.Request) -> None:
 
 
 def _follow(ctx: LiveContext, started: CallStarted, kind: str, extension: str) -> None:
-    """Publish the OriginateResponse outcome as an event, so 1C learns busy / no answer."""
+    """Publish the outcome as an event, so 1C learns busy / no answer / picked up or not.
 
-    def done(fut: asyncio.Future[OriginateResult]) -> None:
-        if fut.cancelled():
-            return
-        exc = fut.exception()
+    A pickup's outcome is not the OriginateResponse (that only says the employee's phone
+    answered) but whether the new leg then picked the call up (`CallStarted.picked`)."""
+
+    def publish(**outcome: Any) -> None:
         event: dict[str, Any] = {
             "type": f"{kind}_result",
             "extension": extension,
             "linkedid": started.id,
             "ts": time.time(),
+            **outcome,
         }
-        if exc is not None:
-            event.update(success=False, reason="connection lost: not repeated")
-        else:
-            result = fut.result()
-            event.update(success=result.success, reason=result.reason_text, reason_code=result.reason)
         ctx.hub.publish(event)
 
+    def answered(fut: asyncio.Future[OriginateResult]) -> None:
+        if fut.cancelled():
+            return
+        if fut.exception() is not None:
+            publish(success=False, reason="connection lost: not repeated")
+            return
+        result = fut.result()
+        if not result.success or started.picked is None:
+            publish(success=result.success, reason=result.reason_text, reason_code=result.reason)
+            return
+        started.picked.add_done_callback(lambda picked: picked_up(picked, result))
+
+    def picked_up(fut: asyncio.Future[bool], result: OriginateResult) -> None:
+        ok = not fut.cancelled() and fut.result()
+        publish(
+            success=ok,
+            reason="picked up" if ok else "answered, but nothing was picked up",
+            reason_code=result.reason,
+        )
+
     pending: PendingOriginate = started.pending
-    pending.outcome.add_done_callback(done)
+    pending.outcome.add_done_callback(answered)
 
 
 async def post_calls(request: web.Request) -> web.Response:
@@ -201,7 +223,16 @@ async def post_intercept(request: web.Request) -> web.Response:
     if isinstance(result, CallStarted):
         _follow(ctx, result, "pickup", to)
         return _ok({"id": result.id, "status": "queued", "mode": mode})
-    return _ok({"id": request.match_info["id"], "status": "redirected", "mode": mode})
+    return _ok(
+        {
+            "id": request.match_info["id"],
+            "status": "redirected",
+            "mode": mode,
+            "linkedid": result.linkedid,
+            "channel": result.channel,
+            "uniqueid": result.uniqueid,
+        }
+    )
 
 
 async def post_spy(request: web.Request) -> web.Response:

@@ -23,7 +23,8 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "body is not JSON",
         401: "missing or wrong bearer token",
-        404: "not found",
+        404: "not found (for a call: not on the PBX, ended or never seen by cdr1c)",
+        409: "the call has no caller leg to move, or nothing rings to pick up",
         422: "a value the configuration does not allow",
         429: "originate rate exceeded",
         502: "Asterisk refused the action",
@@ -57,6 +58,42 @@ _STARTED = {
     "required": ["id", "status"],
 }
 _COMMON = (400, 401, 422, 502, 503, 504)
+_CALL_ID_PARAM = {
+    **_ID_PARAM,
+    "schema": {"type": "string", "examples": ["1796555585.32"]},
+    "description": "The call: the `linkedid` of a ringing/answered event (a uniqueid or channel "
+    "name of one of its legs names the same call). The caller's leg is found by cdr1c; a phone's "
+    "leg is never moved.",
+}
+_INTERCEPTED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "redirect: the id given; pickup: the new call's id"},
+        "status": {"enum": ["redirected", "queued"]},
+        "mode": {"enum": ["redirect", "pickup"]},
+        "linkedid": {"type": "string", "description": "redirect: the call"},
+        "channel": {"type": "string", "description": "redirect: the caller's channel moved"},
+        "uniqueid": {"type": "string", "description": "redirect: its uniqueid"},
+    },
+    "required": ["id", "status", "mode"],
+}
+_LEG = {"type": ["string", "null"]}
+_SCREEN_POP = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"enum": ["ringing", "answered", "hangup"]},
+        "extension": {"type": "string"},
+        "caller": {"type": "string", "description": "the external number, normalised"},
+        "client": _LEG,
+        "linkedid": {"type": "string", "description": "the call: use it to intercept"},
+        "uniqueid": {"type": "string", "description": "the phone's leg (not to intercept)"},
+        "channel": {"type": "string", "description": "the phone's leg channel"},
+        "caller_uniqueid": _LEG,
+        "caller_channel": _LEG,
+        "ts": {"type": "number"},
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -77,6 +114,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"error": {"type": "string"}},
                     "required": ["error"],
                 },
+                "ScreenPopEvent": _SCREEN_POP,
                 "Job": {
                     "type": "object",
                     "properties": {
@@ -123,7 +161,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Send a waiting or ringing call to an extension",
                     "operationId": "intercept",
-                    "parameters": [_ID_PARAM],
+                    "parameters": [_CALL_ID_PARAM],
                     "requestBody": _body(
                         {
                             "to": _EXT,
@@ -132,8 +170,12 @@ def openapi_document() -> dict[str, Any]:
                         ["to"],
                     ),
                     "responses": {
-                        "200": _resp("redirected, or pickup queued", _STARTED),
-                        **_errors(*_COMMON, 429),
+                        "200": _resp(
+                            "redirected, or pickup queued (outcome later as a pickup_result "
+                            "event: success only when the call was picked up)",
+                            _INTERCEPTED,
+                        ),
+                        **_errors(*_COMMON, 404, 409, 429),
                     },
                 }
             },
@@ -202,9 +244,9 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [{"name": "extension", "in": "query", "required": False, "schema": _EXT}],
                     "responses": {
                         "200": {
-                            "description": "an event stream; each `data:` line is a JSON object "
-                            "with type, extension, caller, client, linkedid; the stream ends when "
-                            "the service stops (reconnect then)",
+                            "description": "an event stream; each `data:` line is a JSON object: "
+                            "a screen-pop event (schema ScreenPopEvent) or an originate/pickup/spy "
+                            "result; the stream ends when the service stops (reconnect then)",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
                         **_errors(401, 422),
