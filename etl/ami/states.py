@@ -7,6 +7,12 @@ Sources (docs/reference/asterisk.md §4.2):
 - `DeviceStateChange` (`Device`, `State` as a string) for every device, hinted or not; mapped to
   an extension through the channel template (`PJSIP/{ext}`).
 
+The hint's `ExtensionStatus` is the extension's state: a device state only fills in for an
+extension that has no hint. They disagree on a real PBX: while 101 rings its hint says
+`8 Ringing`, but the device `Local/101@phones` says `INUSE` (a Local channel has no ringing
+state), and a colleague's pickup key needs the ringing (tests/fixtures/asterisk22-live-scenarios,
+blf_states). The table is kept while AMI is down: the last known states, until the resync.
+
 Status codes are bit flags; -1 means "hint removed", not "extension removed".
 """
 
@@ -78,6 +84,7 @@ class ExtensionStates:
         self.hint_context = hint_context
         self._clock = clock
         self._states: dict[str, ExtensionState] = {}
+        self._hinted: set[str] = set()  # extensions whose state their hint gives
 
     def get(self, exten: str) -> ExtensionState | None:
         return self._states.get(exten)
@@ -92,11 +99,13 @@ class ExtensionStates:
     def replace_all(self, items: list[Message]) -> None:
         """Replace the table with an ExtensionStateList answer (after a (re)connect)."""
         self._states.clear()
+        self._hinted.clear()
         for msg in items:
             self.apply(msg)
 
     def apply(self, msg: Message) -> bool:
-        """Update from an ExtensionStatus or DeviceStateChange event; True if the table changed."""
+        """Update from an ExtensionStatus, or a DeviceStateChange of an extension without a hint;
+        True if the table changed."""
         name = msg.event
         if name == "ExtensionStatus":
             exten, context = msg.get("Exten") or "", msg.get("Context") or ""
@@ -107,6 +116,10 @@ class ExtensionStates:
             except ValueError:
                 status = -1
             text = msg.get("StatusText") or STATUS_TEXT.get(status, "Unknown")
+            if status < 0:  # hint or extension removed: device states may fill in again
+                self._hinted.discard(exten)
+            else:
+                self._hinted.add(exten)
             self._set(ExtensionState(exten, status, text, msg.get("Hint") or "", context, self._clock()))
             return True
         if name == "DeviceStateChange":
@@ -114,6 +127,8 @@ class ExtensionStates:
             if not m:
                 return False
             exten = m["ext"]
+            if exten in self._hinted:  # the hint's state stands
+                return False
             status = DEVICE_STATE_CODES.get((msg.get("State") or "").upper(), -1)
             old = self._states.get(exten)
             self._set(
