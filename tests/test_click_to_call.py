@@ -1,6 +1,7 @@
 """A call cdr1c originated is outbound from the requesting extension: the real PBX's CDR rows
 of click-to-call (tests/fixtures/asterisk22-live-scenarios, click_to_call_*) through the real
-sync, in the ledger, the calls the reports read and the 1C register record."""
+sync, in the ledger, the calls the reports read and the 1C register record; and the screen-pop
+events of the recorded call, replayed byte for byte, name the dialled number."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -16,8 +18,10 @@ from etl.config import DEFAULT_ONEC_FIELDS, parse_settings
 from etl.onec.records import build_record
 from etl.store import Ledger, calls, cdr_rows
 from etl.sync import sync_source
+from tests.ami_double import TOKEN, LiveStack, run
 from tests.capture import capture_columns, load_cdr
 from tests.conftest import LIVE_SCENARIOS, Databases
+from tests.live_replay import Replay, Scenario
 
 DIALLED = "84951234567"
 
@@ -106,3 +110,42 @@ def test_click_to_calls_are_outbound_calls_for_the_reports(synced: Ledger) -> No
         }
     for call_id in CLICK_TO_CALLS:
         assert found[call_id] == ("outbound", "101", "+74951234567", "answered"), call_id
+
+
+@pytest.mark.parametrize(
+    ("name", "call_id"), [("click_to_call_cid101", "c1c-live-01"), ("click_to_call_nocid", "c1c-live-02")]
+)
+def test_the_phones_events_of_a_click_to_call_name_the_dialled_number(name: str, call_id: str) -> None:
+    """The Originate itself dials the phone, so Asterisk's DialBegin/DialEnd for it carry no
+    calling channel and the phone's own caller ID (`101`, or none): the number comes from cdr1c,
+    which knows what its ChannelId dials."""
+
+    async def main() -> None:
+        stack = LiveStack(
+            channel="Local/{ext}@phones",
+            call_ids=lambda: call_id,
+            managers={"+74951234567": "101; ООО Ромашка"},
+        )
+        replay = Replay(stack.double, Scenario.load(name))
+        async with stack, aiohttp.ClientSession(stack.url) as http:
+            replay.watch(stack.client)
+            sub = stack.hub.subscribe("101")
+            async with http.post(
+                "/v1/calls",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"from": "101", "to": "8 (495) 123-45-67"},
+            ) as r:
+                assert r.status == 201 and (await r.json())["id"] == call_id
+            (originate,) = [dict(a) for a, _ in replay.answered]
+            assert (originate["Channel"], originate["Exten"]) == ("Local/101@phones", DIALLED)
+            await replay.rest()
+            await replay.delivered()
+            events = []
+            while not sub.queue.empty():
+                events.append(sub.queue.get_nowait())
+        pops = [e for e in events if e["type"] in ("ringing", "answered", "hangup")]
+        assert [e["type"] for e in pops] == ["ringing", "answered", "hangup"]
+        for e in pops:
+            assert (e["caller"], e["client"], e["linkedid"]) == ("+74951234567", "ООО Ромашка", call_id), e
+
+    run(main())

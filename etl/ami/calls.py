@@ -50,6 +50,7 @@ class Calls:
         self._limit = limit
         self._legs: dict[str, Leg] = {}  # uniqueid → leg, in order of appearance
         self._pickups: dict[str, asyncio.Future[bool]] = {}  # picker uniqueid → picked up?
+        self._dialled: dict[str, str] = {}  # cdr1c's click-to-call id → the number it dials
 
     # --- feeding ---------------------------------------------------------------------------
 
@@ -83,6 +84,7 @@ class Calls:
         elif name == "Hangup":
             self._settle(uid, False)
             self._legs.pop(uid, None)
+            self._dialled.pop(uid, None)  # the originated phone leg: its uniqueid is the id
 
     def reset(self) -> None:
         """After a reconnect: hangups may have been missed, and pickups cannot be judged."""
@@ -90,7 +92,19 @@ class Calls:
         for uid in list(self._pickups):
             self._settle(uid, False)
 
+    def originated(self, call_id: str, number: str) -> None:
+        """cdr1c's click-to-call `call_id` (its ChannelId) dials `number`: the phone's events of
+        that call show the number, which Asterisk's events do not carry (the Originate itself
+        dials the phone: no calling channel, docs/live.md)."""
+        self._dialled[call_id] = number
+        if len(self._dialled) > self._limit:  # originates that never made a channel
+            del self._dialled[next(iter(self._dialled))]
+
     # --- asking ----------------------------------------------------------------------------
+
+    def dialled(self, linkedid: str) -> str | None:
+        """The number cdr1c's click-to-call `linkedid` dials, if it is one."""
+        return self._dialled.get(linkedid)
 
     def leg(self, ident: str) -> Leg | None:
         """The leg with this uniqueid or channel name."""

@@ -139,6 +139,7 @@ class Operations:
         channel = self.policy.channel(employee)
         dialled = self.policy.number(number, "to")
         call_id = self._new_id()
+        self.calls.originated(call_id, dialled)  # its screen-pop events name the dialled number
         pending = await self.client.originate(
             [
                 ("Channel", channel),

@@ -89,6 +89,7 @@ class ScreenPop:
             linkedid = msg.get("Linkedid") or ""
             uniqueid = msg.get("Uniqueid") or ""
             caller_leg = self.calls.caller_leg(linkedid)
+        caller = self.calls.dialled(linkedid) or caller  # a click-to-call: the number it dials
         if caller in ("<unknown>", ext):  # a phone's own number is not who called it
             caller = ""
         number = self.normaliser.external(caller) or caller
