@@ -84,7 +84,10 @@ _SCREEN_POP = {
         "id": {"type": "integer"},
         "type": {"enum": ["ringing", "answered", "hangup"]},
         "extension": {"type": "string"},
-        "caller": {"type": "string", "description": "the external number, normalised"},
+        "caller": {
+            "type": "string",
+            "description": "the external number, normalised; for a click-to-call the dialled number",
+        },
         "client": _LEG,
         "linkedid": {"type": "string", "description": "the call: use it to intercept"},
         "uniqueid": {"type": "string", "description": "the phone's leg (not to intercept)"},
@@ -208,6 +211,8 @@ def openapi_document() -> dict[str, Any]:
             "/v1/extensions": {
                 "get": {
                     "summary": "Line status of every extension",
+                    "description": "The hint's state of each extension (8 while it rings). While "
+                    "AMI is down: the last known states, with ami.connected false.",
                     "operationId": "extensions",
                     "responses": {
                         "200": _resp(
