@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from etl.api.app import RateLimiter
 from etl.api.openapi import openapi_document
 from etl.config import parse_settings
-from tests.ami_double import TOKEN, LiveStack, run
+from tests.ami_double import TOKEN, LiveStack, OriginatePlan, run
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -269,6 +269,22 @@ def test_intercept_redirects_the_callers_leg_and_picks_up_the_ringing_phone() ->
         async with http.post("/v1/calls/c1c-gone/intercept", headers=AUTH, json={"to": "102"}) as r:
             assert r.status == 404
         assert len(stack.double.actions_named("Redirect")) == 2
+
+    scenario(t)
+
+
+def test_a_pickup_whose_phone_does_not_answer_reports_the_originate_outcome() -> None:
+    async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
+        await ringing_call(stack, "L1")
+        stack.double.originate_plans["PJSIP/102"] = OriginatePlan("Failure", 5)
+        sub = stack.hub.subscribe()
+        async with http.post(
+            "/v1/calls/L1/intercept", headers=AUTH, json={"to": "102", "mode": "pickup"}
+        ) as r:
+            assert r.status == 200
+        event = await asyncio.wait_for(sub.get(), 5)
+        assert (event["type"], event["success"], event["reason"]) == ("pickup_result", False, "busy")
+        assert stack.pop.calls.watched_pickups == 0  # nothing left waiting for a Pickup event
 
     scenario(t)
 

@@ -7,6 +7,7 @@ ids. Phones there are `Local/10x@phones`, so that is the channel template here.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from etl.ami.calls import CallConflict, NoSuchCall
 from etl.ami.routing import SmartRouter
+from etl.ami.screenpop import ScreenPop
 from etl.api.hub import Subscription
 from etl.config import parse_settings
+from etl.phones import PhoneNormaliser
 from tests.ami_double import TOKEN, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
 from tests.test_api import until
@@ -283,3 +287,22 @@ def test_routing_is_a_dry_run_unless_configured_otherwise() -> None:
     settings = parse_settings({**base, "ami": {**ami, "routing_dry_run": False}})
     assert settings.ami is not None and settings.ami.routing_dry_run is False
     assert inspect.signature(SmartRouter).parameters["dry_run"].default is True
+
+
+@pytest.mark.parametrize("name", Scenario.names())
+def test_at_no_point_of_any_recorded_call_is_a_phones_leg_the_one_to_move(name: str) -> None:
+    """Every prefix of every recorded stream, every id a client could hold: never a phone leg."""
+    sc = Scenario.load(name)
+    pop = ScreenPop("Local/{ext}@phones", PhoneNormaliser("RU", r"^\d{2,6}$"))
+    ids: set[str] = set()
+    moved: set[str] = set()
+    for rec in sc.events:
+        pop.translate(rec.message)
+        ids.update(v for k in ("Uniqueid", "Linkedid", "Channel", "DestUniqueid") if (v := rec.get(k)))
+        for ident in ids:
+            with contextlib.suppress(NoSuchCall, CallConflict):
+                moved.add(pop.calls.caller_to_move(ident).channel)
+    assert not [c for c in moved if "@phones-" in c]
+    caller = sc.truth.get("caller_leg", {}).get("channel")
+    if caller:  # and where the capture names a caller, that is the one moved
+        assert caller in moved

@@ -157,6 +157,10 @@ class Calls:
         fut.add_done_callback(lambda f: self._pickups.pop(picker_uniqueid, None) if f.cancelled() else None)
         return fut
 
+    @property
+    def watched_pickups(self) -> int:
+        return len(self._pickups)
+
     def _settle(self, uniqueid: str, picked: bool) -> None:
         fut = self._pickups.pop(uniqueid, None)
         if fut is not None and not fut.done():

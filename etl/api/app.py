@@ -175,6 +175,9 @@ def _follow(ctx: LiveContext, started: CallStarted, kind: str, extension: str) -
         ctx.hub.publish(event)
 
     def answered(fut: asyncio.Future[OriginateResult]) -> None:
+        failed = fut.cancelled() or fut.exception() is not None or not fut.result().success
+        if failed and started.picked is not None:
+            started.picked.cancel()  # no new leg: nothing will ever pick up
         if fut.cancelled():
             return
         if fut.exception() is not None:
