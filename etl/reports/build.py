@@ -83,6 +83,7 @@ class ReportSummary:
     callbacks: int = 0
     seconds: float = 0.0
     pages: list[str] = field(default_factory=list)
+    entry: str = ""  # the page to open (index, or the client's page), relative to out_dir
 
 
 @dataclass(slots=True)
@@ -215,6 +216,7 @@ class Builder:
         self._whens: dict[int, str] = {}
         self._stored: dict[str, IndexRow] = {}
         self._gc_was_enabled = True
+        self._folders_made = False
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -233,8 +235,6 @@ class Builder:
 
     def _run(self, client: str | None, full: bool) -> ReportSummary:
         started = time.perf_counter()
-        for d in (self.opts.out_dir, self.pages_dir, self.data_dir):
-            d.mkdir(parents=True, exist_ok=True)
         with self.ledger.engine.connect() as conn:
             self.old_hashes = dict(
                 D._fetch(
@@ -259,6 +259,10 @@ class Builder:
                 stamps = D.watermarks(conn)
                 pid = self._resolve(client, directory)
                 summaries = self._parties(conn, directory, {pid})
+                if summaries.get(pid) is None:
+                    period = f" in {self.opts.period}" if self.opts.period else ""
+                    raise ConfigError(f"no calls with {client!r}{period} in the ledger", "--client")
+                self.summary.entry = f"clients/{party_file(pid)}.html"
             elif full or marks.get("fingerprint") != fp or "stamps" not in marks:
                 self.summary.mode = "full"
                 if self._gc_was_enabled:
@@ -274,6 +278,7 @@ class Builder:
                 self._index(stored, directory, fp)
                 self._reconciliation(conn, directory)
                 self._quality(conn)
+                self.summary.entry = "index.html"
         with self.ledger.begin() as wconn:
             self._save_hashes(wconn)
             if client is None:
@@ -286,6 +291,14 @@ class Builder:
                 )
         self.summary.seconds = round(time.perf_counter() - started, 3)
         return self.summary
+
+    def _folders(self) -> None:
+        """The output folders, made when the first file is about to be written (a run that
+        writes nothing leaves nothing behind)."""
+        if not self._folders_made:
+            for d in (self.opts.out_dir, self.pages_dir, self.data_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            self._folders_made = True
 
     def _resolve(self, client: str, directory: Any) -> str:
         if client in directory.names:
@@ -567,6 +580,7 @@ class Builder:
             if part is not None and len(part["week"])
             else "",
         }
+        self._folders()
         header = [loc[k] for k in CALL_HEADER]
         export_rows = [
             (
@@ -752,6 +766,7 @@ class Builder:
         )
         if self._unchanged("index.html", h):
             return
+        self._folders()
         header = [
             loc["name"],
             loc["phones"],
@@ -839,6 +854,7 @@ class Builder:
         counts, rows, total = D.reconciliation_rows(conn, MAX_ROWS)
         if self._unchanged("reconciliation.html", data_hash(self.renderer.version, counts, rows)):
             return
+        self._folders()
         doc, base = self.opts.event_document, self.opts.onec_link_base
         view = [
             {
@@ -904,6 +920,7 @@ class Builder:
         problems = D.problem_counts(conn)
         if self._unchanged("quality.html", data_hash(self.renderer.version, tables, problems)):
             return
+        self._folders()
 
         def when_dt(v: Any) -> str:
             return self._when(int(v.timestamp() * 1_000_000)) if v is not None else ""
