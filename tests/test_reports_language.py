@@ -108,6 +108,12 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Le
                 dead_us=now,
             )
         )
+    run = ledger.start_run("sync")
+    summary = {
+        "sources": {"default": {"read": 5, "quarantined": 3, "newest_us": now}},
+        "duration_seconds": 1.5,
+    }
+    ledger.finish_run(run, "attention", 5, summary)
     out = {}
     for lang in ("ru", "en"):
         s = settings if lang == "ru" else make_settings(tmp, url, lang="en")

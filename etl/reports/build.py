@@ -42,7 +42,7 @@ from .charts import heatmap, weekly_bars
 from .exports import csv_line, write_table, write_table_lines, xlsx_cells
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
-from .reasons import reason_text
+from .reasons import reason_text, summary_text
 from .render import (
     call_rows_html,
     callback_row_html,
@@ -955,6 +955,9 @@ class Builder:
         def run_status(v: Any) -> str:
             return loc.word("run", str(v))
 
+        def run_summary(v: Any) -> str:
+            return summary_text(str(v or ""), loc.lang, self._when)
+
         # per table: (column, label, cell class, conversion)
         N, W, C = "nowrap", "", "code"
         specs: dict[str, list[tuple[str, str, str, Any]]] = {
@@ -985,7 +988,7 @@ class Builder:
                 ("started", "started", N, when_dt),
                 ("status", "status", N, run_status),
                 ("exit_code", "exit_code_long", N, None),
-                ("summary", "summary", C, None),
+                ("summary", "summary", W, run_summary),
             ],
         }
         views: dict[str, dict[str, Any]] = {}

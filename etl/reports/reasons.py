@@ -1,16 +1,20 @@
-"""The reasons the pipeline stores in English (quarantined CDR rows, recording problems), in
-the report's language.
+"""What the pipeline stores in English, in the report's language: the reasons of quarantined
+CDR rows and recording problems, and the JSON summaries of runs.
 
 Each stored reason is one of a fixed set of phrasings with values in them (a column, a size, a
 path); each phrasing has a pattern here, and its values are carried over as they are. A reason
 no pattern knows (an operating system's or an audio library's message) is shown as stored.
+A run's summary is its figures as `label: value`, the labels from `SUMMARY_RU` (English: the key
+with spaces), the `…_us` times as dates.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 Translate = Callable[[re.Match[str]], str]
 
@@ -110,3 +114,108 @@ def reason_text(reason: str, lang: str) -> str:
         if m:
             return translate(m)
     return reason
+
+
+SUMMARY_RU = {
+    "sources": "источники",
+    "source": "источник",
+    "read": "прочитано",
+    "new": "новых",
+    "duplicates": "повторов",
+    "quarantined": "в карантин",
+    "calls": "звонков",
+    "cursor": "курсор",
+    "newest_us": "последний звонок",
+    "oldest_new_us": "первый новый звонок",
+    "dry_run": "пробный запуск",
+    "errors": "ошибки",
+    "error": "ошибка",
+    "recordings": "записи",
+    "scan": "поиск файлов",
+    "link": "привязка",
+    "found": "найдено",
+    "changed": "изменено",
+    "removed": "удалено",
+    "refused": "отклонено",
+    "dirs": "папок",
+    "skipped": "пропущено",
+    "odd_names": "имён не в UTF-8",
+    "empty": "пустых",
+    "unreadable": "нечитаемых",
+    "linked": "привязано",
+    "missing": "нет файла",
+    "orphan": "файлов без звонка",
+    "duration_mismatch": "длительность не совпадает",
+    "by_recordingfile": "по recordingfile",
+    "by_userfield": "по userfield",
+    "by_uniqueid": "по uniqueid",
+    "rows": "строк",
+    "seconds": "секунд",
+    "duration_seconds": "длительность, с",
+    "reconcile": "сверка",
+    "counts": "итоги",
+    "matched": "сопоставлено",
+    "mismatch": "клиент события ≠ клиент номера",
+    "no_event": "без события",
+    "event_without_call": "событие без звонка",
+    "unlinked": "прочие без события",
+    "requeued_rows": "переотправлено записей",
+    "since": "с",
+    "until": "по",
+    "push": "отправка в 1С",
+    "delivered": "доставлено",
+    "patched": "исправлено",
+    "unchanged": "без изменений",
+    "dead": "отвергнуто",
+    "requests": "запросов",
+    "retried": "повторов запроса",
+    "already_held": "уже были в 1С",
+    "unreachable": "1С недоступна",
+    "mode": "режим",
+    "rendered": "страниц сформировано",
+    "callbacks": "не перезвонили",
+    "days": "дней",
+    "mismatched": "расхождения",
+    "csv_only": "только в Master.csv",
+    "stopped": "остановлено",
+    "mode=full": "полный",
+    "mode=incremental": "инкрементный",
+    "mode=client": "один клиент",
+}
+
+
+def summary_text(raw: str, lang: str, when: Callable[[int | None], str]) -> str:
+    """A run's JSON summary as `label: value; …`, nested figures in brackets after their
+    label; zeros, empty values and `false` left out. A summary that is not JSON shows as stored."""
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return raw
+    ru = lang == "ru"
+
+    def label(key: str) -> str:
+        return SUMMARY_RU.get(key, key) if ru else key.replace("_", " ")
+
+    def value(key: str, v: Any) -> str:
+        if isinstance(v, dict):
+            inner = ", ".join(p for k, x in v.items() if (p := pair(k, x)))
+            return f"({inner})" if inner else ""
+        if isinstance(v, list):
+            return ", ".join(str(x) for x in v)
+        if v is True:
+            return "да" if ru else "yes"
+        if key.endswith("_us") and isinstance(v, int):
+            return when(v)
+        if isinstance(v, float) and ru:
+            return str(v).replace(".", ",")
+        if isinstance(v, str) and ru:
+            return SUMMARY_RU.get(f"{key}={v}", v)
+        return str(v)
+
+    def pair(key: str, v: Any) -> str:
+        if v is None or v is False or v == 0 or v in ("", [], {}):
+            return ""
+        text = value(key, v)
+        return "" if not text else f"{label(key)} {text}" if text[0] == "(" else f"{label(key)}: {text}"
+
+    return "; ".join(p for k, v in data.items() if (p := pair(k, v)))
