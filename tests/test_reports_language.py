@@ -36,7 +36,7 @@ ENGLISH = [  # words of the English labels and of the pipeline's English reasons
     *("None", "Source", "Reason", "Detail", "Status", "Export", "Kind", "Subject", "Message"),
     *("Number", "Client", "Employee", "empty", "missing", "orphan", "unreadable", "matched"),
     *("mismatch", "inbound", "outbound", "answered", "missed", "bytes", "audio", "event"),
-    *("client", "belongs", "dead", "letters", "Calls", "week"),
+    *("client", "belongs", "dead", "letters", "Calls", "week", "sources", "read", "quarantined"),
 ]
 RUSSIAN = ["Нет", "Выгрузка", "Источник", "Причина", "Подробности", "Статус", "пустой", "Сверка"]
 GHOST = guid("a client the 1C cache does not hold")
@@ -53,6 +53,32 @@ def test_nice_ticks_cover_the_peak_evenly_with_round_steps(peak: float) -> None:
     mantissa = step // 10 ** (len(str(step)) - 1)
     assert mantissa in (1, 2, 5) and step == mantissa * 10 ** (len(str(step)) - 1)
     assert ticks[-2] < peak or len(ticks) == 3  # the last tick is the first to reach the peak
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        (
+            "recording lasts 5.00 s; no leg of call 1791209611.156 has a billsec within 3 s of it "
+            "(nearest differs by 10.25 s)",
+            "запись длится 5,00 с; ни у одного плеча звонка 1791209611.156 billsec не отличается от "
+            "неё меньше чем на 3 с (ближайшее отличается на 10,25 с)",
+        ),
+        (
+            "userfield: '..' in a name from the CDR: it could leave the recordings root; not followed",
+            "userfield: «..» в имени из CDR: путь мог бы выйти за корень записей; не использовано",
+        ),
+        ("expected 18 fields, found 7", "ожидалось полей: 18, найдено: 7"),
+        (
+            "no CDR row names this file or carries its uniqueid",
+            "ни одна строка CDR не называет этот файл и не содержит его uniqueid",
+        ),
+        ("[Errno 13] Permission denied", "[Errno 13] Permission denied"),  # the OS's words, as stored
+    ],
+)
+def test_reasons_keep_their_values(stored: str, shown: str) -> None:
+    assert reason_text(stored, "ru") == shown
+    assert reason_text(stored, "en") == stored
 
 
 # --- the site, in both languages ------------------------------------------------------------

@@ -19,8 +19,18 @@ from typing import Any
 Translate = Callable[[re.Match[str]], str]
 
 
-def _fixed(text: str) -> Translate:
-    return lambda m: text.format(*m.groups())
+MAX_REASON = 2000  # longer texts are shown as stored (no pattern is tried on them)
+
+
+def _fixed(text: str, decimals: tuple[int, ...] = ()) -> Translate:
+    """`text` with the match's values in order; the groups numbered in `decimals` are numbers
+    written with a comma (`5.00` → `5,00`), the others (ids, paths) as they are."""
+
+    def translate(m: re.Match[str]) -> str:
+        values = [(g or "").replace(".", ",") if i in decimals else g for i, g in enumerate(m.groups(), 1)]
+        return text.format(*values)
+
+    return translate
 
 
 def _refused(m: re.Match[str]) -> str:
@@ -80,7 +90,8 @@ RU: list[tuple[re.Pattern[str], Translate]] = [
             r"\(nearest differs by (\S+) s\)",
             _fixed(
                 "запись длится {} с; ни у одного плеча звонка {} billsec не отличается от неё "
-                "меньше чем на {} с (ближайшее отличается на {} с)"
+                "меньше чем на {} с (ближайшее отличается на {} с)",
+                (1, 3, 4),
             ),
         ),
         (
@@ -107,7 +118,7 @@ RU: list[tuple[re.Pattern[str], Translate]] = [
 def reason_text(reason: str, lang: str) -> str:
     """`reason` in `lang` (stored reasons are English): the first pattern that matches the
     whole text gives it; none gives the text as stored."""
-    if lang == "en" or not reason:
+    if lang == "en" or not reason or len(reason) > MAX_REASON:
         return reason
     for pattern, translate in RU:
         m = pattern.fullmatch(reason)
