@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,9 @@ Exit codes:
 """
 
 F = TypeVar("F", bound=Callable[..., Any])
+# What `status` and `prune` read: the ledger (and the lock folder), never a PBX, 1C or AMI, so
+# they run without those systems' secrets in the environment.
+LEDGER_ONLY = ("state", "general")
 
 
 class Ctx:
@@ -53,8 +56,13 @@ class Ctx:
 
     @property
     def settings(self) -> Settings:
+        return self.load()
+
+    def load(self, uses: Collection[str] | None = None) -> Settings:
+        """The settings, read once. `uses`: the only sections the command reaches; an unset
+        `${NAME}` in another section is then no error (etl.config.parse_settings)."""
         if self._settings is None:
-            self._settings = load_settings(self.config_path)
+            self._settings = load_settings(self.config_path, uses=uses)
             setup_logging(self.log_format, self.level, self._settings.secrets())
         return self._settings
 
@@ -183,6 +191,7 @@ def check(ctx: Ctx) -> None:
 
     Opens each CDR source (and lists the columns it found), the state store, and — where
     configured — the 1C publication, its $metadata and the AMI port. Prints one line per check.
+    Creates and changes nothing: a ledger that does not exist yet is what `sync` will create.
     """
     import jobs.check as job
 
@@ -274,10 +283,12 @@ def verify(ctx: Ctx, since: date | None, until: date | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object for scripts and monitoring")
 @click.pass_obj
 def status(ctx: Ctx, as_json: bool) -> None:
-    """Cursors, row and call counts, quarantine, outbox backlog, dead letters, last runs."""
+    """Cursors, row and call counts, quarantine, outbox backlog, dead letters, last runs.
+
+    Reads only the ledger: the PBX's, 1C's and AMI's secrets need not be in the environment."""
     import jobs.status as job
 
-    run_job(ctx, lambda: job.run(ctx.settings, as_json=as_json))
+    run_job(ctx, lambda: job.run(ctx.load(LEDGER_ONLY), as_json=as_json))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -303,7 +314,7 @@ def prune(ctx: Ctx, dry_run: bool) -> None:
     quarantine are never pruned (docs/operations.md)."""
     import jobs.prune as job
 
-    run_job(ctx, lambda: job.run(ctx.settings, dry_run=dry_run))
+    run_job(ctx, lambda: job.run(ctx.load(LEDGER_ONLY), dry_run=dry_run))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
