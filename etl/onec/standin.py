@@ -134,6 +134,14 @@ class StandIn:
         self.sets[name] = es
         return es
 
+    def leave_out(self, *names: str) -> None:
+        """Take entity sets out of the OData content, as a publication whose
+        УстановитьСоставСтандартногоИнтерфейсаOData call did not list them (§1.1): requests
+        for them get 404 code 8, and `$metadata` no longer lists them."""
+        with self.lock:
+            for name in names:
+                self.sets.pop(name, None)
+
     def add_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
         es = self.sets[name]
         with self.lock:
