@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -180,3 +180,15 @@ def test_verify_help_says_what_it_checks_without_dates() -> None:
     out = " ".join(CliRunner().invoke(cli, ["verify", "--help"]).output.split())
     assert "Without --since and --until: the last 7 days, today included." in out
     assert "default: 6 days before --until" in out and "default: today in [onec] timezone" in out
+
+
+def test_verify_without_dates_says_which_days_it_compared(tmp_path: Path, databases: Databases) -> None:
+    require_fixtures()
+    src = databases.url("sqlite")
+    load_cdr(src)
+    cfg = config(tmp_path, src)
+    result = CliRunner().invoke(cli, ["verify", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    today = datetime.now(UTC).date()  # the config has no [onec]: days of UTC
+    first = today - timedelta(days=6)
+    assert f"days {first} … {today} in UTC (the default: the last 7 days)" in result.output
