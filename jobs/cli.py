@@ -229,17 +229,50 @@ def cli(click_ctx: click.Context) -> None:
 )
 @click.option("--calls", default=1500, show_default=True, help="how many calls the sample PBX history has")
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same history)")
+@click.option(
+    "--port",
+    default=8081,
+    show_default=True,
+    help="the port the demo's config gives its 1C stand-in (`cdr1c standin` serves it there)",
+)
+@click.option("--serve", is_flag=True, help="after the demo, keep its 1C stand-in up until Ctrl-C")
 @click.pass_obj
-def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int) -> None:
+def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int, port: int, serve: bool) -> None:
     """Build a sample FreePBX PBX and run the whole pipeline on it.
 
     Creates a SQLite CDR database with the FreePBX columns, WAV recordings in the YYYY/MM/DD
-    layout and a config file in DIR, runs it through every stage that exists and prints where
-    to look. Needs no database server and no network.
+    layout and a config file in DIR, runs it through every stage against a local stand-in of
+    1C and prints where to look and what to try next. Needs no database server and no network.
+    The stand-in stops with the demo; `cdr1c standin --dir DIR` (or --serve) brings it back so
+    check, sync, verify and reconcile work with DIR/cdr1c.toml.
     """
     import jobs.demo as job
 
-    run_job(ctx, lambda: job.run(out_dir, calls=calls, seed=seed))
+    run_job(ctx, lambda: job.run(out_dir, calls=calls, seed=seed, port=port, serve=serve))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--dir",
+    "out_dir",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="the folder `cdr1c demo --dir` wrote",
+)
+@click.pass_obj
+def standin(ctx: Ctx, out_dir: Path) -> None:
+    """Serve the demo's 1C stand-in until Ctrl-C, so the demo's config works for every command.
+
+    Serves the clients, events and register records the demo left in DIR/onec-standin.json at
+    the [onec] url of DIR/cdr1c.toml (http://127.0.0.1:8081/crm unless `cdr1c demo --port`
+    chose another), with the demo's credentials. On Ctrl-C or SIGTERM it saves what it holds
+    (what `sync` pushed meanwhile) back to that file and exits 0. While it serves, a new
+    `cdr1c demo` in DIR exits 6.
+    """
+    import jobs.demo as job
+
+    run_job(ctx, lambda: job.serve_standin(out_dir))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
