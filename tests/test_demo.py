@@ -126,3 +126,23 @@ def test_a_demo_waits_for_its_folders_stand_in_to_stop(tmp_path: Path) -> None:
     finally:
         served.stop()
     assert again.exit_code == 6 and "standin is already running" in again.output
+
+
+def test_demo_serve_keeps_the_stand_in_up_until_ctrl_c(tmp_path: Path) -> None:
+    out, port = tmp_path / "demo", _free_port()
+    args = ["demo", "--dir", str(out), "--calls", "20", "--port", str(port), "--serve"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:  # the demo's lines, then the stand-in's once it serves
+            if "Ctrl-C stops it" in line:
+                break
+        assert f"127.0.0.1:{port}/crm" in line and port_open("127.0.0.1", port)
+        verify = CliRunner().invoke(cli, ["verify", "--config", str(out / "cdr1c.toml")])
+        assert verify.exit_code == 0, verify.output
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and "its data are in" in rest
