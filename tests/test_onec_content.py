@@ -102,3 +102,22 @@ def test_the_hint_names_the_metadata_object_of_each_kind_of_entity_set() -> None
     assert contacts.startswith("add Catalog_Контрагенты (its table КонтактнаяИнформация comes with it)")
     assert "Метаданные.Справочники.Контрагенты in" in contacts
     assert content_hint("Odd").startswith("add Odd to the OData content with ")
+
+
+def test_a_missing_event_field_is_named_by_check_and_refused_as_a_mapping_problem(
+    tmp_path: Path, databases: Databases
+) -> None:
+    require_fixtures()
+    src = databases.url("sqlite")
+    load_cdr(src)
+    with StandIn() as stand:
+        add_crm_sets(stand)
+        del stand.sets[EVENTS].fields["Date"]  # the document lacks the configured date field
+        cfg = _config(tmp_path, src, stand.url)
+        check = CliRunner().invoke(cli, ["check", "--config", str(cfg)])
+        reconcile = CliRunner().invoke(cli, ["reconcile", "--config", str(cfg)])
+        sync = CliRunner().invoke(cli, ["sync", "--config", str(cfg)])
+    assert check.exit_code == 2
+    assert f"{EVENTS} has no field 'Date' ([onec] event_date_field)" in check.output
+    assert reconcile.exit_code == 2 and f"1C refused a query on {EVENTS}" in reconcile.output
+    assert sync.exit_code == 5, sync.output
