@@ -249,7 +249,7 @@ def run(
     standin, *commands = _next_steps(out_dir, config, rows)
     click.echo(f"1C stand-in:    stopped with the demo; its data are in {out_dir / STANDIN_DATA}")
     click.echo(f"keep 1C up:     {standin}")
-    click.echo(f"                (serves http://127.0.0.1:{port}/crm until Ctrl-C; another terminal:)")
+    click.echo(f"                (1C at http://127.0.0.1:{port}/crm until Ctrl-C; the commands below use it)")
     click.echo("then try:       " + "\n                ".join(commands))
     if serve:
         code = worst(code, serve_standin(out_dir))
