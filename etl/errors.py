@@ -45,9 +45,19 @@ class OnecMappingError(ConfigError):
 
 
 class SourceUnreachable(Cdr1cError):
-    """A CDR source or the state store could not be opened or queried."""
+    """A CDR source (or the recordings folder) could not be opened or queried."""
 
     exit_code = ExitCode.SOURCE_UNREACHABLE
+
+
+class StoreUnreachable(Cdr1cError):
+    """The state store (`[state] url`, the ledger) could not be opened or queried. The same exit
+    code as an unreachable source: the README's "a CDR source or the state store is unreachable"."""
+
+    exit_code = ExitCode.SOURCE_UNREACHABLE
+
+    def __init__(self, masked_url: str, reason: str) -> None:
+        super().__init__(f"the state store at {masked_url} is unreachable: {reason}")
 
 
 class OnecUnreachable(Cdr1cError):

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
 
-from etl.errors import SourceUnreachable
+from etl.errors import SourceUnreachable, StoreUnreachable
 from etl.secrets import mask_url
 
 metadata = MetaData()
@@ -387,12 +387,18 @@ class Ledger:
     def open(cls, url: str, *, create: bool = True) -> Ledger:
         try:
             engine = make_engine(url)
-            ledger = cls(engine)
+        except SQLAlchemyError as exc:
+            raise StoreUnreachable(mask_url(url), _short(exc)) from None
+        ledger = cls(engine)
+        try:
             if create:
                 ledger.create_schema()
             return ledger
-        except SQLAlchemyError as exc:
-            raise SourceUnreachable(f"state store {mask_url(url)}: {_short(exc)}") from None
+        except BaseException as exc:
+            engine.dispose()  # a ledger that failed to open keeps no connection
+            if isinstance(exc, SQLAlchemyError):
+                raise StoreUnreachable(mask_url(url), _short(exc)) from None
+            raise
 
     @staticmethod
     def probe(url: str) -> str:
@@ -410,7 +416,7 @@ class Ledger:
                 finally:
                     engine.dispose()
             except SQLAlchemyError as exc:
-                raise SourceUnreachable(f"state store {mask_url(url)}: {_short(exc)}") from None
+                raise StoreUnreachable(mask_url(url), _short(exc)) from None
             return mask_url(url)
         if not path.exists():
             return f"{path} does not exist yet, `cdr1c sync` will create it"
@@ -418,9 +424,9 @@ class Ledger:
             with path.open("rb") as fh:
                 header = fh.read(len(SQLITE_HEADER))
         except OSError as exc:
-            raise SourceUnreachable(f"state store {path}: {exc.strerror or exc}") from None
+            raise StoreUnreachable(str(path), exc.strerror or str(exc)) from None
         if header and header != SQLITE_HEADER:
-            raise SourceUnreachable(f"state store {path} is not an SQLite database")
+            raise StoreUnreachable(str(path), "the file is not an SQLite database")
         return str(path)
 
     def create_schema(self) -> None:
