@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode, SourceUnreachable
-from etl.locks import job_lock
 from etl.progress import progress
 from etl.sources import open_source
-from etl.store import Ledger, cursors
+from etl.store import cursors
 from etl.sync import sync_source
 from jobs import stages
-from jobs.common import graceful_stop, log_summary, pick_sources, run_status, worst
+from jobs.common import RunRecord, graceful_stop, job_run, pick_sources, worst
 
 log = logging.getLogger("cdr1c.backfill")
 
@@ -39,38 +36,54 @@ def run(
     stop: threading.Event | None = None,
 ) -> ExitCode:
     """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
-    started = time.monotonic()
     if since > until:
         raise ConfigError(f"--since {since} is after --until {until}", "--since")
     names = pick_sources(settings, only)
-    ledger = Ledger.open(settings.state.url)
-    run_id = None if dry_run else ledger.start_run("backfill")
+    with job_run("backfill", settings, sources=names, record=not dry_run) as run:
+        run.summary.update(since=since.isoformat(), until=until.isoformat(), sources={})
+        run.code = _backfill(settings, run, names, since, until, dry_run, push, stop)
+    return run.code
+
+
+def _backfill(
+    settings: Settings,
+    run: RunRecord,
+    names: list[str],
+    since: date,
+    until: date,
+    dry_run: bool,
+    push: bool,
+    external_stop: threading.Event | None,
+) -> ExitCode:
+    ledger, summary = run.ledger, run.summary
     window = (
         datetime.combine(since, datetime.min.time()),
         datetime.combine(until + timedelta(days=1), datetime.min.time()),
     )
-    summary: dict[str, Any] = {"since": since.isoformat(), "until": until.isoformat(), "sources": {}}
     codes: list[ExitCode] = []
-    with graceful_stop(stop) as stop:
+    with graceful_stop(external_stop) as stop:
         for name in names:
             src_settings = settings.sources[name]
             key = resume_key(name, since, until)
             try:
-                with job_lock(settings.lock_dir, "backfill", name):
-                    source = open_source(src_settings)
-                    try:
-                        total = sum(source.count_by_day(since, until).values())
-                        with progress(f"backfill {name} {since}…{until}", total=total) as advance:
-                            result = sync_source(src_settings, ledger, source=source, dry_run=dry_run,
-                                                 window=window, resume_key=None if dry_run else key,
-                                                 on_commit=stages.outbox_hook(settings),
-                                                 progress=advance, stop=stop, run_id=run_id)  # fmt: skip
-                    finally:
-                        source.close()
+                source = open_source(src_settings)
             except SourceUnreachable as exc:
                 log.error("%s", exc)
                 codes.append(ExitCode.SOURCE_UNREACHABLE)
                 continue
+            try:
+                total = sum(source.count_by_day(since, until).values())
+                with progress(f"backfill {name} {since}…{until}", total=total) as advance:
+                    result = sync_source(src_settings, ledger, source=source, dry_run=dry_run,
+                                         window=window, resume_key=None if dry_run else key,
+                                         on_commit=stages.outbox_hook(settings),
+                                         progress=advance, stop=stop, run_id=run.id)  # fmt: skip
+            except SourceUnreachable as exc:
+                log.error("%s", exc)
+                codes.append(ExitCode.SOURCE_UNREACHABLE)
+                continue
+            finally:
+                source.close()
             summary["sources"][name] = result.as_dict()
             log.info("backfill %s%s: read %d, new %d, already had %d, quarantined %d",
                      name, " (dry run)" if dry_run else "", result.read, result.new,
@@ -99,10 +112,4 @@ def run(
                 )
         if push and not stop.is_set():
             codes += stages.push(settings, ledger, summary, dry_run=dry_run)
-    code = worst(*codes)
-    summary["duration_seconds"] = round(time.monotonic() - started, 3)
-    if run_id is not None:
-        ledger.finish_run(run_id, run_status(code), int(code), summary)
-        log_summary("backfill", code, summary)
-    ledger.close()
-    return code
+    return worst(*codes)

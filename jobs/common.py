@@ -1,4 +1,4 @@
-"""Small pieces every job shares: picking sources, graceful stop, the run record."""
+"""Small pieces every job shares: picking sources, graceful stop, the one way to run a job."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from etl.config import Settings
-from etl.errors import Cdr1cError, ConfigError, ExitCode
+from etl.errors import Cdr1cError, ConfigError, ExitCode, StoreUnreachable
+from etl.locks import job_lock
 from etl.store import Ledger
 
 log = logging.getLogger("cdr1c")
@@ -83,40 +86,88 @@ def run_status(code: ExitCode) -> str:
 
 
 class RunRecord:
-    """A run in the ledger's `runs` table: the job fills `summary` and sets `code`."""
+    """A run in the ledger's `runs` table: the job fills `summary` and sets `code`.
 
-    def __init__(self, ledger: Ledger, job: str) -> None:
+    With `record=False` (a dry run) nothing is written: `id` is None and `finish` does nothing."""
+
+    def __init__(self, ledger: Ledger, job: str, *, record: bool = True) -> None:
         self.ledger = ledger
         self.job = job
-        self.id = ledger.start_run(job)
+        self.id = ledger.start_run(job) if record else None
         self.summary: dict[str, Any] = {}
         self.code = ExitCode.OK
         self._started = time.monotonic()
 
     def finish(self, code: ExitCode) -> None:
+        if self.id is None:
+            return
         duration = round(time.monotonic() - self._started, 3)
         self.summary["duration_seconds"] = duration
         self.ledger.finish_run(self.id, run_status(code), int(code), self.summary)
         log_summary(self.job, code, self.summary)
 
+    def failed(self, exc: BaseException) -> None:
+        """Record the exception that ends the run; a ledger that cannot take it any more is
+        logged, so the original exception is the one that propagates."""
+        self.summary["error"] = str(exc) if isinstance(exc, Cdr1cError) else f"{type(exc).__name__}: {exc}"
+        try:
+            self.finish(exc.exit_code if isinstance(exc, Cdr1cError) else ExitCode.FAILED)
+        except (SQLAlchemyError, StoreUnreachable) as lost:
+            log.error("%s run %s not recorded as failed: %s", self.job, self.id, lost)
+
 
 @contextmanager
-def recorded_run(ledger: Ledger, job: str) -> Iterator[RunRecord]:
+def recorded_run(ledger: Ledger, job: str, *, record: bool = True) -> Iterator[RunRecord]:
     """Record one run of `job`: its summary, exit code and duration, in the ledger and the log.
 
     An exception is recorded too (as the exit code it maps to) and then propagates."""
-    record = RunRecord(ledger, job)
+    run = RunRecord(ledger, job, record=record)
     try:
-        yield record
-    except Cdr1cError as exc:
-        record.summary["error"] = str(exc)
-        record.finish(exc.exit_code)
-        raise
+        yield run
     except BaseException as exc:
-        record.summary["error"] = f"{type(exc).__name__}: {exc}"
-        record.finish(ExitCode.FAILED)
+        run.failed(exc)
         raise
-    record.finish(record.code)
+    run.finish(run.code)
+
+
+@contextmanager
+def job_run(
+    job: str, settings: Settings, *, sources: Sequence[str] = (), record: bool = True
+) -> Iterator[RunRecord]:
+    """The one way to run a job: take its locks, open the ledger, record the run; on every way
+    out (success, a Cdr1cError, a bug, SIGTERM) record the outcome and close the ledger.
+
+    Locks come first and all at once: one per source when `sources` are given (sync, backfill),
+    else one for the job. A held lock raises LockHeld before the ledger is opened, so a refused
+    run does nothing and records nothing (docs/architecture.md, "Running a job").
+    `record=False` (a dry run) opens the ledger but writes no run."""
+    with ExitStack() as stack:
+        stack.enter_context(sigterm_raises())
+        locks: list[str | None] = [*sources] or [None]
+        for source in locks:
+            stack.enter_context(job_lock(settings.lock_dir, job, source))
+        ledger = Ledger.open(settings.state.url)
+        stack.callback(ledger.close)
+        yield stack.enter_context(recorded_run(ledger, job, record=record))
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt where the job is, so its `finally` blocks run (Python's
+    default ends the process on the spot). Only the main thread owns signals: elsewhere (the
+    scheduler's workers, the live process's backfill thread) the owner's stop event applies."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def log_summary(job: str, code: ExitCode, summary: dict[str, Any]) -> None:

@@ -8,26 +8,18 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
-from etl.locks import job_lock
-from etl.retention import PruneResult, prune
-from etl.store import Ledger
-from jobs.common import human_seconds, recorded_run
+from etl.retention import prune
+from jobs.common import human_seconds, job_run
 
 log = logging.getLogger("cdr1c.prune")
 
 
 def run(settings: Settings, *, dry_run: bool = False) -> ExitCode:
-    with job_lock(settings.lock_dir, "prune"):
-        ledger = Ledger.open(settings.state.url)
-        try:
-            if dry_run:
-                result = _prune(settings, ledger, dry_run=True)
-            else:
-                with recorded_run(ledger, "prune") as record:
-                    result = _prune(settings, ledger, dry_run=False)
-                    record.summary.update(result.as_dict())
-        finally:
-            ledger.close()
+    with job_run("prune", settings, record=not dry_run) as run:
+        result = prune(
+            run.ledger, keep_runs=settings.keep_runs, keep_delivered=settings.keep_delivered, dry_run=dry_run
+        )
+        run.summary.update(result.as_dict())
     verb = "would remove" if dry_run else "removed"
     click.echo(
         f"prune: {verb} {result.runs} run logs older than "
@@ -36,9 +28,3 @@ def run(settings: Settings, *, dry_run: bool = False) -> ExitCode:
         f"{human_seconds(int(settings.keep_delivered.total_seconds()))} (before {result.delivered_before})"
     )
     return ExitCode.OK
-
-
-def _prune(settings: Settings, ledger: Ledger, *, dry_run: bool) -> PruneResult:
-    return prune(
-        ledger, keep_runs=settings.keep_runs, keep_delivered=settings.keep_delivered, dry_run=dry_run
-    )

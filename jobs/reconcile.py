@@ -8,10 +8,8 @@ import click
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode
-from etl.locks import job_lock
 from etl.onec.reconcile import reconcile
-from etl.store import Ledger
-from jobs.common import recorded_run
+from jobs.common import job_run
 
 LABELS = {
     "matched": "matched",
@@ -25,17 +23,12 @@ LABELS = {
 def run(settings: Settings, *, since: date | None = None, until: date | None = None) -> ExitCode:
     if settings.onec is None:
         raise ConfigError("reconciliation needs an [onec] section", "onec")
-    with job_lock(settings.lock_dir, "reconcile"):
-        ledger = Ledger.open(settings.state.url)
-        try:
-            with recorded_run(ledger, "reconcile") as record:
-                summary = reconcile(settings, ledger, since=since, until=until)
-                record.summary.update(
-                    since=summary.since, until=summary.until, counts=summary.counts,
-                    requeued_rows=summary.requeued_rows,
-                )  # fmt: skip
-        finally:
-            ledger.close()
+    with job_run("reconcile", settings) as run:
+        summary = reconcile(settings, run.ledger, since=since, until=until)
+        run.summary.update(
+            since=summary.since, until=summary.until, counts=summary.counts,
+            requeued_rows=summary.requeued_rows,
+        )  # fmt: skip
     click.echo(f"reconciliation {summary.since} … {summary.until}")
     for key, label in LABELS.items():
         click.echo(f"  {summary.counts.get(key, 0):>7}  {label}")

@@ -10,22 +10,13 @@ import threading
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode
-from etl.locks import job_lock
-from etl.store import Ledger
 from jobs import stages
-from jobs.common import recorded_run, worst
+from jobs.common import job_run, worst
 
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> ExitCode:
     if settings.recordings is None:
         raise ConfigError("the recordings job needs a [recordings] section", "schedule.recordings")
-    with job_lock(settings.lock_dir, "recordings"):
-        ledger = Ledger.open(settings.state.url)
-        try:
-            with recorded_run(ledger, "recordings") as record:
-                record.code = worst(
-                    *stages.recordings(settings, ledger, record.summary, list(settings.sources))
-                )
-        finally:
-            ledger.close()
-    return record.code
+    with job_run("recordings", settings) as run:
+        run.code = worst(*stages.recordings(settings, run.ledger, run.summary, list(settings.sources)))
+    return run.code

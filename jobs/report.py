@@ -9,10 +9,8 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
-from etl.locks import job_lock
 from etl.reports import build_reports
-from etl.store import Ledger
-from jobs.common import recorded_run
+from jobs.common import job_run
 
 
 def run(
@@ -23,19 +21,14 @@ def run(
     until: date | None = None,
     out_dir: Path | None = None,
 ) -> ExitCode:
-    with job_lock(settings.lock_dir, "report"):
-        ledger = Ledger.open(settings.state.url)
-        try:
-            with recorded_run(ledger, "report") as record:
-                summary = build_reports(
-                    settings, ledger, client=client, since=since, until=until, out_dir=out_dir
-                )
-                record.summary.update(
-                    mode=summary.mode, rendered=summary.pages_rendered, unchanged=summary.pages_unchanged,
-                    calls=summary.calls, callbacks=summary.callbacks,
-                )  # fmt: skip
-        finally:
-            ledger.close()
+    with job_run("report", settings) as run:
+        summary = build_reports(
+            settings, run.ledger, client=client, since=since, until=until, out_dir=out_dir
+        )
+        run.summary.update(
+            mode=summary.mode, rendered=summary.pages_rendered, unchanged=summary.pages_unchanged,
+            calls=summary.calls, callbacks=summary.callbacks,
+        )  # fmt: skip
     click.echo(
         f"reports ({summary.mode}): {summary.pages_rendered} page(s) rendered, "
         f"{summary.pages_unchanged} unchanged, "

@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from contextlib import ExitStack
 from typing import Any
 
 from etl import companion
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
-from etl.locks import job_lock
 from etl.progress import progress
 from etl.store import Ledger
 from etl.sync import sync_source
 from jobs import stages
-from jobs.common import graceful_stop, lag_text, log_summary, pick_sources, run_status, worst
+from jobs.common import RunRecord, graceful_stop, job_run, lag_text, pick_sources, worst
 
 log = logging.getLogger("cdr1c.sync")
 
@@ -31,91 +28,74 @@ def run(
 ) -> ExitCode:
     """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
     names = pick_sources(settings, only)
-    with ExitStack() as locks:
-        for name in names:  # all or nothing: a second sync exits before touching anything
-            locks.enter_context(job_lock(settings.lock_dir, "sync", name))
-        return _run(settings, names, dry_run, stop)
+    # all or nothing: a second sync exits before touching anything
+    with job_run("sync", settings, sources=names, record=not dry_run) as run:
+        run.summary.update(sources={}, errors=[])
+        run.code = _run(settings, run, names, dry_run, stop)
+    return run.code
 
 
 def _run(
-    settings: Settings, names: list[str], dry_run: bool, external_stop: threading.Event | None
+    settings: Settings, run: RunRecord, names: list[str], dry_run: bool, external_stop: threading.Event | None
 ) -> ExitCode:
-    started = time.monotonic()
-    ledger = Ledger.open(settings.state.url)
-    run_id = None if dry_run else ledger.start_run("sync")
-    summary: dict[str, Any] = {"sources": {}, "errors": []}
+    ledger, summary, run_id = run.ledger, run.summary, run.id
     codes: list[ExitCode] = []
     oldest: int | None = None
-    try:
-        with graceful_stop(external_stop) as stop:
-            for name in names:
-                src_settings = settings.sources[name]
-                csv_limit = companion.csv_size(src_settings) if src_settings.csv_fallback else 0
-                try:
-                    with progress(f"sync {name}") as advance:
-                        result = sync_source(
-                            settings.sources[name],
-                            ledger,
-                            dry_run=dry_run,
-                            on_commit=stages.outbox_hook(settings),
-                            progress=advance,
-                            stop=stop,
-                            run_id=run_id,
-                        )
-                except SourceUnreachable as exc:
-                    log.error("%s", exc)
-                    summary["errors"].append(str(exc))
-                    codes.append(ExitCode.SOURCE_UNREACHABLE)
-                    continue
-                summary["sources"][name] = result.as_dict()
-                if src_settings.csv_fallback and not dry_run and not stop.is_set():
-                    codes += _fill_from_csv(settings, name, ledger, csv_limit, run_id, summary)
-                if result.oldest_new_us is not None:
-                    oldest = result.oldest_new_us if oldest is None else min(oldest, result.oldest_new_us)
-                log.info(
-                    "sync %s%s: read %d, new %d, already had %d, quarantined %d, calls %d, cursor %s, lag %s",
-                    name, " (dry run)" if dry_run else "", result.read, result.new, result.duplicates,
-                    result.quarantined, result.calls, result.cursor, lag_text(result.newest_us),
-                )  # fmt: skip
-                if dry_run and result.sample:
-                    log.info(
-                        "sample of new rows: %s", json.dumps(result.sample, ensure_ascii=False, default=str)
+    with graceful_stop(external_stop) as stop:
+        for name in names:
+            src_settings = settings.sources[name]
+            csv_limit = companion.csv_size(src_settings) if src_settings.csv_fallback else 0
+            try:
+                with progress(f"sync {name}") as advance:
+                    result = sync_source(
+                        settings.sources[name],
+                        ledger,
+                        dry_run=dry_run,
+                        on_commit=stages.outbox_hook(settings),
+                        progress=advance,
+                        stop=stop,
+                        run_id=run_id,
                     )
-                if result.quarantined:
-                    log.warning("%d rows of %s quarantined: see `cdr1c status`", result.quarantined, name)
-                    codes.append(ExitCode.NEEDS_ATTENTION)
-                if stop.is_set():
-                    summary["stopped"] = True
-                    break
-            if not stop.is_set() and not dry_run:
-                since = stages.since_for(settings, oldest)
-                codes += stages.if_free(
-                    settings,
-                    "recordings",
-                    summary,
-                    lambda: stages.recordings(settings, ledger, summary, names),
-                )
-                codes += stages.if_free(
-                    settings,
-                    "reconcile",
-                    summary,
-                    lambda: stages.reconcile(settings, ledger, summary, since=since),
-                )
-            if not stop.is_set():
-                codes += stages.push(settings, ledger, summary, dry_run=dry_run)
-        code = worst(*codes)
-    except BaseException as exc:
-        if run_id is not None:
-            summary["error"] = str(exc)
-            failed = exc.exit_code if isinstance(exc, Cdr1cError) else ExitCode.FAILED
-            ledger.finish_run(run_id, "failed", int(failed), summary)
-        raise
-    summary["duration_seconds"] = round(time.monotonic() - started, 3)
-    if run_id is not None:
-        ledger.finish_run(run_id, run_status(code), int(code), summary)
-        log_summary("sync", code, summary)
-    ledger.close()
-    return code
+            except SourceUnreachable as exc:
+                log.error("%s", exc)
+                summary["errors"].append(str(exc))
+                codes.append(ExitCode.SOURCE_UNREACHABLE)
+                continue
+            summary["sources"][name] = result.as_dict()
+            if src_settings.csv_fallback and not dry_run and not stop.is_set():
+                codes += _fill_from_csv(settings, name, ledger, csv_limit, run_id, summary)
+            if result.oldest_new_us is not None:
+                oldest = result.oldest_new_us if oldest is None else min(oldest, result.oldest_new_us)
+            log.info(
+                "sync %s%s: read %d, new %d, already had %d, quarantined %d, calls %d, cursor %s, lag %s",
+                name, " (dry run)" if dry_run else "", result.read, result.new, result.duplicates,
+                result.quarantined, result.calls, result.cursor, lag_text(result.newest_us),
+            )  # fmt: skip
+            if dry_run and result.sample:
+                log.info("sample of new rows: %s", json.dumps(result.sample, ensure_ascii=False, default=str))
+            if result.quarantined:
+                log.warning("%d rows of %s quarantined: see `cdr1c status`", result.quarantined, name)
+                codes.append(ExitCode.NEEDS_ATTENTION)
+            if stop.is_set():
+                summary["stopped"] = True
+                break
+        if not stop.is_set() and not dry_run:
+            since = stages.since_for(settings, oldest)
+            codes += stages.if_free(
+                settings,
+                "recordings",
+                summary,
+                lambda: stages.recordings(settings, ledger, summary, names),
+            )
+            codes += stages.if_free(
+                settings,
+                "reconcile",
+                summary,
+                lambda: stages.reconcile(settings, ledger, summary, since=since),
+            )
+        if not stop.is_set():
+            codes += stages.push(settings, ledger, summary, dry_run=dry_run)
+    return worst(*codes)
 
 
 def _fill_from_csv(

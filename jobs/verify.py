@@ -9,10 +9,8 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
-from etl.locks import job_lock
 from etl.onec.verify import DayCounts, csv_only_rows, verify
-from etl.store import Ledger
-from jobs.common import recorded_run
+from jobs.common import job_run
 
 
 def render(rows: list[DayCounts]) -> str:
@@ -34,21 +32,16 @@ def run(settings: Settings, *, since: date | None = None, until: date | None = N
     default = " (the default: the last 7 days)" if since is None and until is None else ""
     until = until or datetime.now(zone).date()
     since = since or until - timedelta(days=6)
-    with job_lock(settings.lock_dir, "verify"):
-        ledger = Ledger.open(settings.state.url)
-        try:
-            with recorded_run(ledger, "verify") as record:
-                rows = verify(settings, ledger, since, until)
-                bad = [r for r in rows if not r.ok]
-                lost = csv_only_rows(ledger, since, until, zone)
-                record.summary.update(
-                    since=since.isoformat(), until=until.isoformat(), days=len(rows),
-                    mismatched=[f"{r.source} {r.day.isoformat()}" for r in bad],
-                    csv_only=sum(r.from_csv for r in rows),
-                )  # fmt: skip
-                record.code = ExitCode.MISMATCH if bad else ExitCode.OK
-        finally:
-            ledger.close()
+    with job_run("verify", settings) as run:
+        rows = verify(settings, run.ledger, since, until)
+        bad = [r for r in rows if not r.ok]
+        lost = csv_only_rows(run.ledger, since, until, zone)
+        run.summary.update(
+            since=since.isoformat(), until=until.isoformat(), days=len(rows),
+            mismatched=[f"{r.source} {r.day.isoformat()}" for r in bad],
+            csv_only=sum(r.from_csv for r in rows),
+        )  # fmt: skip
+        run.code = ExitCode.MISMATCH if bad else ExitCode.OK
     click.echo(f"days {since.isoformat()} … {until.isoformat()} in {zone.key}{default}")
     click.echo(render(rows))
     if lost:

@@ -45,6 +45,17 @@ class SqlSource:
         self.name = settings.name
         try:
             self.engine = make_engine(settings.url, read_only=True)
+        except SQLAlchemyError as exc:
+            raise SourceUnreachable(f"source {self.name} ({mask_url(settings.url)}): {_short(exc)}") from None
+        try:
+            self._inspect(settings)
+        except BaseException:
+            self.engine.dispose()  # a source that failed to open keeps no connection
+            raise
+
+    def _inspect(self, settings: SourceSettings) -> None:
+        """The table's columns, time column and cursor column (ConfigError when unfit)."""
+        try:
             self.table = Table(settings.table, MetaData(), autoload_with=self.engine)
         except NoSuchTableError:
             raise ConfigError(
