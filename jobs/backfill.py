@@ -67,23 +67,19 @@ def _backfill(
             key = resume_key(name, since, until)
             try:
                 source = open_source(src_settings)
+                try:
+                    total = sum(source.count_by_day(since, until).values())
+                    with progress(f"backfill {name} {since}…{until}", total=total) as advance:
+                        result = sync_source(src_settings, ledger, source=source, dry_run=dry_run,
+                                             window=window, resume_key=None if dry_run else key,
+                                             on_commit=stages.outbox_hook(settings),
+                                             progress=advance, stop=stop, run_id=run.id)  # fmt: skip
+                finally:
+                    source.close()
             except SourceUnreachable as exc:
                 log.error("%s", exc)
                 codes.append(ExitCode.SOURCE_UNREACHABLE)
                 continue
-            try:
-                total = sum(source.count_by_day(since, until).values())
-                with progress(f"backfill {name} {since}…{until}", total=total) as advance:
-                    result = sync_source(src_settings, ledger, source=source, dry_run=dry_run,
-                                         window=window, resume_key=None if dry_run else key,
-                                         on_commit=stages.outbox_hook(settings),
-                                         progress=advance, stop=stop, run_id=run.id)  # fmt: skip
-            except SourceUnreachable as exc:
-                log.error("%s", exc)
-                codes.append(ExitCode.SOURCE_UNREACHABLE)
-                continue
-            finally:
-                source.close()
             summary["sources"][name] = result.as_dict()
             log.info("backfill %s%s: read %d, new %d, already had %d, quarantined %d",
                      name, " (dry run)" if dry_run else "", result.read, result.new,

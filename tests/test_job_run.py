@@ -193,3 +193,20 @@ def test_cli_names_an_unreachable_state_store_and_exits_3(tmp_path: Path, source
     assert code == 3
     assert "error: the state store at postgresql://cdr1c:***@127.0.0.1:1/ledger is unreachable: " in err
     assert "s3cret" not in err
+
+
+def test_a_ledger_lost_mid_run_leaves_the_jobs_own_error(
+    tmp_path: Path, databases: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the outcome cannot be written any more, the job's exception is what the caller sees."""
+    from sqlalchemy.exc import OperationalError
+
+    def lost(*_: Any, **__: Any) -> None:
+        raise OperationalError("UPDATE runs", {}, Exception("server has gone away"))
+
+    ledger_url = databases.url("sqlite")
+    settings = settings_for(tmp_path, "sqlite:///unused.sqlite", ledger_url)
+    monkeypatch.setattr(Ledger, "finish_run", lost)
+    with pytest.raises(RuntimeError, match="the job's own"), job_run("report", settings):
+        raise RuntimeError("the job's own")
+    assert open_connections(ledger_url) == 0
