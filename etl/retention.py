@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select
 
-from etl.onec.outbox import delivered, outbox
-from etl.store import Ledger, cdr_rows, runs
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, delivered, outbox, runs
 
 BATCH = 5000  # keys per delete: short transactions, so a sync never waits long on the ledger
 

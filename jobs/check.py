@@ -8,9 +8,9 @@ import click
 
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode
+from etl.ledger.store import Ledger
 from etl.secrets import mask_url
 from etl.sources import open_source
-from etl.store import Ledger
 from jobs.common import worst
 
 

@@ -18,56 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    func,
-    select,
-    tuple_,
-)
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from etl.store import insert_ignore, metadata, upsert
-
-outbox = Table(
-    "onec_outbox",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("enqueued_us", BigInteger, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_try_us", BigInteger, nullable=False, default=0),
-    Column("last_error", Text),
-    Index("ix_onec_outbox_next", "next_try_us"),
-)
-
-delivered = Table(
-    "onec_delivered",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("record_hash", String(32), nullable=False),
-    Column("delivered_us", BigInteger, nullable=False),
-)
-
-dead_letters = Table(
-    "onec_dead_letters",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("record_hash", String(32), nullable=False),
-    Column("status", Integer, nullable=False),
-    Column("code", String(16)),
-    Column("message", Text, nullable=False),
-    Column("record", Text, nullable=False),
-    Column("dead_us", BigInteger, nullable=False),
-)
+from etl.ledger.sql import insert_ignore, upsert
+from etl.ledger.tables import dead_letters, delivered, outbox
 
 
 def now_us() -> int:

@@ -34,10 +34,11 @@ from sqlalchemy.engine import Connection
 
 from etl.config import OnecSettings, Settings
 from etl.errors import ConfigError, OnecCredentialsRefused, OnecError, OnecUnreachable
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.onec import outbox
 from etl.onec.client import OnecClient
 from etl.onec.records import build_record, differences, record_hash, record_key
-from etl.store import Ledger, cdr_rows
 
 log = logging.getLogger("cdr1c.onec.push")
 
@@ -102,7 +103,7 @@ def _load_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str,
 
 def derive_from_reconciliation(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Fill `event` and `client` from the reconciliation results (per call = linkedid)."""
-    from etl.onec.reconcile import call_links
+    from etl.ledger.tables import call_links
 
     by_source: dict[str, set[str]] = {}
     for r in rows:

@@ -25,45 +25,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
+from etl.ledger.sql import upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import call_links, calls, cdr_rows, client_phones, clients, events, orphan_events
 from etl.onec import outbox
 from etl.onec.client import OnecClient
-from etl.onec.readers import (
-    client_phones,
-    clients,
-    events,
-    read_clients,
-    read_employees,
-    read_events,
-)
-from etl.store import Ledger, calls, cdr_rows, metadata, upsert
-
-# One row per call (source, linkedid): what reconciliation found; the push reads event/client.
-call_links = Table(
-    "onec_call_links",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("linkedid", String(150), primary_key=True),
-    Column("status", String(24), nullable=False),
-    Column("event_ref", String(36)),
-    Column("client_ref", String(36)),
-    Column("phone_client_ref", String(36)),
-    Column("detail", Text),
-    Column("updated_us", BigInteger, nullable=False),
-    Index("ix_onec_call_links_status", "status"),
-)
-
-orphan_events = Table(
-    "onec_orphan_events",
-    metadata,
-    Column("ref_key", String(36), primary_key=True),
-    Column("call_id", String(150), nullable=False),
-    Column("date_us", BigInteger, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-)
+from etl.onec.readers import read_clients, read_employees, read_events
 
 PROBLEMS = ("mismatch", "no_event", "event_without_call")
 

@@ -27,10 +27,12 @@ from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
+from etl.ledger.sql import insert_ignore, upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, recording_links, recording_problems, recordings
 from etl.recordings import names
+from etl.recordings.kinds import PROBLEM_KINDS
 from etl.recordings.scanner import now_us, problem
-from etl.recordings.tables import PROBLEM_KINDS, recording_links, recording_problems, recordings
-from etl.store import Ledger, cdr_rows, insert_ignore, upsert
 
 log = logging.getLogger("cdr1c.recordings")
 

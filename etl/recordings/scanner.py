@@ -31,10 +31,11 @@ from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
 from etl.errors import SourceUnreachable
+from etl.ledger.sql import upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_dirs, recording_links, recording_problems, recordings
 from etl.recordings import names
 from etl.recordings.media import Media, Refused, probe
-from etl.recordings.tables import recording_dirs, recording_links, recording_problems, recordings
-from etl.store import Ledger, upsert
 
 log = logging.getLogger("cdr1c.recordings")
 

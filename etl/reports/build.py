@@ -32,9 +32,11 @@ from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.errors import ConfigError
+from etl.ledger.sql import bulk_write
+from etl.ledger.store import Ledger
+from etl.ledger.tables import report_marks, report_pages, report_rows
 from etl.onec.reconcile import day_bounds_us
 from etl.phones import normalise_number
-from etl.store import Ledger, bulk_write
 
 from . import data as D
 from . import figures as F
@@ -53,7 +55,6 @@ from .render import (
     write_spliced,
     write_text,
 )
-from .state import report_marks, report_pages, report_rows
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
 ROWS_FORMAT = "rows-4"  # of `report_rows`: a new one makes a full run (in the fingerprint)

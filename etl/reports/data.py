@@ -15,11 +15,22 @@ import pandas as pd
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from etl.onec.outbox import dead_letters
-from etl.onec.readers import client_phones, clients, employees, events
-from etl.onec.reconcile import call_links, orphan_events
-from etl.recordings.tables import recording_links, recording_problems, recordings
-from etl.store import calls, cdr_rows, quarantine, runs
+from etl.ledger.tables import (
+    call_links,
+    calls,
+    cdr_rows,
+    client_phones,
+    clients,
+    dead_letters,
+    employees,
+    events,
+    orphan_events,
+    quarantine,
+    recording_links,
+    recording_problems,
+    recordings,
+    runs,
+)
 
 from .figures import CALL_COLUMNS
 
