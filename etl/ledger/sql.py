@@ -6,20 +6,21 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-T = TypeVar("T")
+S = TypeVar("S", bound=Sequence[Any])
 
 IN_BATCH = 500  # values per IN list: far below every back-end's limit on parameters
 
 
-def chunked(values: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
-    """`values` in consecutive slices of at most `size` (for IN lists and batched writes)."""
+def chunked(values: S, size: int = IN_BATCH) -> Iterator[S]:
+    """`values` in consecutive slices of at most `size`, each of the type of `values` (a list
+    gives lists): for IN lists and batched writes."""
     for i in range(0, len(values), size):
-        yield values[i : i + size]
+        yield cast(S, values[i : i + size])
 
 
 def _insert_for(conn: Connection, table: Table) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from etl.ledger.sql import insert_ignore, upsert
+from etl.ledger.sql import chunked, insert_ignore, upsert
 from etl.ledger.tables import dead_letters, delivered, outbox
 
 
@@ -39,8 +39,8 @@ def enqueue(conn: Connection, source: str, row_ids: list[str]) -> None:
     rows = [
         {"source": source, "row_id": r, "enqueued_us": t, "attempts": 0, "next_try_us": 0} for r in row_ids
     ]
-    for i in range(0, len(rows), 1000):
-        insert_ignore(conn, outbox, rows[i : i + 1000])
+    for part in chunked(rows, 1000):
+        insert_ignore(conn, outbox, part)
 
 
 def pending_count(conn: Connection) -> int:
@@ -68,9 +68,9 @@ def due_batch(conn: Connection, after: tuple[str, str] | None, limit: int, now: 
 def delivered_hashes(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for source, ids in _by_source(keys).items():
-        for i in range(0, len(ids), 500):
+        for part in chunked(ids):
             stmt = select(delivered.c.row_id, delivered.c.record_hash).where(
-                delivered.c.source == source, delivered.c.row_id.in_(ids[i : i + 500])
+                delivered.c.source == source, delivered.c.row_id.in_(part)
             )
             out.update({(source, r[0]): r[1] for r in conn.execute(stmt)})
     return out
@@ -130,5 +130,5 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _delete(conn: Connection, table: Table, keys: Sequence[tuple[str, str]]) -> None:
     for source, ids in _by_source(keys).items():
-        for i in range(0, len(ids), 500):
-            conn.execute(delete(table).where(table.c.source == source, table.c.row_id.in_(ids[i : i + 500])))
+        for part in chunked(ids):
+            conn.execute(delete(table).where(table.c.source == source, table.c.row_id.in_(part)))

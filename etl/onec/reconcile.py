@@ -29,7 +29,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.ledger.sql import upsert
+from etl.ledger.sql import chunked, upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, cdr_rows, client_phones, clients, events, orphan_events
 from etl.onec import outbox
@@ -185,8 +185,7 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
     now = outbox.now_us()
     old: dict[tuple[str, str], tuple[Any, Any]] = {}
     keys = [(r["source"], r["linkedid"]) for r in results]
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
+    for chunk in chunked(keys):
         conds = [(call_links.c.source == s) & (call_links.c.linkedid == lk) for s, lk in chunk]
         for s, lk, ev, cl in conn.execute(
             select(
@@ -209,12 +208,12 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
             changed.setdefault(r["source"], []).append(r["linkedid"])
     n = 0
     for source, linkedids in changed.items():
-        for i in range(0, len(linkedids), 500):
+        for part in chunked(linkedids):
             ids = [
                 row[0]
                 for row in conn.execute(
                     select(cdr_rows.c.row_id).where(
-                        cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(linkedids[i : i + 500])
+                        cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(part)
                     )
                 )
             ]
@@ -227,8 +226,7 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
     """Events whose call id is neither a linkedid nor a uniqueid of any row in the ledger."""
     ids = sorted({e["call_id"] for e in evs})
     known: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
+    for chunk in chunked(ids):
         for lk, uid in conn.execute(
             select(cdr_rows.c.linkedid, cdr_rows.c.uniqueid).where(
                 or_(cdr_rows.c.linkedid.in_(chunk), cdr_rows.c.uniqueid.in_(chunk))
