@@ -15,13 +15,17 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from etl.errors import ConfigError
+
+_T = TypeVar("_T")
 
 DEFAULT_CONFIG_NAME = "cdr1c.toml"
 CONFIG_ENV = "CDR1C_CONFIG"
@@ -31,16 +35,50 @@ _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d|w)?\s*$"
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def interpolate(value: str, key: str) -> str:
-    """Expand `${NAME}` / `${NAME:-default}` from the environment; unknown names are errors."""
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _userinfo_span(template: str) -> tuple[int, int] | None:
+    """Where the user-info (`user:password`) of a URL template lies, `${…}` references counted
+    as opaque: from after `scheme://` to the last `@` before the authority ends."""
+    m = _SCHEME.match(template)
+    if m is None:
+        return None
+    masked = _ENV_REF.sub(lambda r: "x" * len(r[0]), template)  # a default may hold `/` or `@`
+    end = len(masked)
+    for stop in "/?#":
+        i = masked.find(stop, m.end())
+        if i != -1:
+            end = min(end, i)
+    at = masked.rfind("@", m.end(), end)
+    return (m.end(), at) if at != -1 else None
+
+
+def interpolate(
+    value: str, key: str, env: Mapping[str, str] | None = None, unresolved: dict[str, str] | None = None
+) -> str:
+    """Expand `${NAME}` / `${NAME:-default}` from the environment; unknown names are errors.
+
+    In a URL's user-info a value is percent-encoded, so any user name or password (`@`, `:`,
+    `/`, `%`, Cyrillic…) reaches the driver exactly as it is. With `unresolved` given, an unset
+    name is recorded there (key → name) and left as written instead of being an error."""
+    environ = os.environ if env is None else env
+    userinfo = _userinfo_span(value)
 
     def expand(m: re.Match[str]) -> str:
         name, default = m["name"], m["default"]
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"environment variable {name} is not set", key)
+        if name in environ:
+            text = environ[name]
+        elif default is not None:
+            text = default
+        elif unresolved is not None:
+            unresolved.setdefault(key, name)
+            return m[0]
+        else:
+            raise ConfigError(f"environment variable {name} is not set", key)
+        if userinfo is not None and userinfo[0] <= m.start() and m.end() <= userinfo[1]:
+            return quote(text, safe="")
+        return text
 
     return _ENV_REF.sub(expand, value)
 
@@ -91,13 +129,22 @@ def _zone_exists(name: str) -> bool:
 class Section:
     """Typed, key-checked access to one TOML table; `done()` rejects keys nobody read."""
 
-    def __init__(self, table: dict[str, Any], path: str, base_dir: Path) -> None:
+    def __init__(
+        self,
+        table: dict[str, Any],
+        path: str,
+        base_dir: Path,
+        env: Mapping[str, str] | None = None,
+        unresolved: dict[str, str] | None = None,
+    ) -> None:
         if not isinstance(table, dict):
             raise ConfigError("expected a table", path)
         self.table = table
         self.path = path
         self.base_dir = base_dir
-        self._read: set[str] = set()
+        self.env = env
+        self.unresolved = unresolved  # given: an unset `${NAME}` is recorded, not an error
+        self.accepted: set[str] = set()  # every key asked for: all the section accepts
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}"
@@ -106,11 +153,14 @@ class Section:
         return name in self.table
 
     def raw(self, name: str, default: Any = None) -> Any:
-        self._read.add(name)
+        self.accepted.add(name)
         value = self.table.get(name, default)
         if isinstance(value, str):
-            value = interpolate(value, self.key(name))
+            value = self.interpolate(value, name)
         return value
+
+    def interpolate(self, value: str, name: str) -> str:
+        return interpolate(value, self.key(name), self.env, self.unresolved)
 
     def text(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.raw(name, default)
@@ -187,7 +237,7 @@ class Section:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"expected a list of strings, got {value!r}", self.key(name))
-        return [interpolate(v, self.key(name)) for v in value]
+        return [self.interpolate(v, name) for v in value]
 
     def regex_list(self, name: str, default: list[str]) -> list[str]:
         values = self.str_list(name, default)
@@ -200,23 +250,57 @@ class Section:
 
     def path_value(self, name: str, default: str | None = None, *, required: bool = False) -> Path | None:
         value = self.text(name, default, required=required)
-        if value is None:
-            return None
-        p = Path(value).expanduser()
+        return None if value is None else self.resolve(value)
+
+    def resolve(self, path: str) -> Path:
+        """A path as written in the file: relative paths start at the configuration's folder."""
+        p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 
+    def db_url(self, name: str, default: str | None = None) -> str:
+        """An SQLAlchemy URL or a `csv://` path. Relative SQLite and CSV paths start at the
+        configuration's folder, like every path; a URL whose user-info SQLAlchemy would misread
+        (a literal `@` in a password) is an error that does not repeat the URL."""
+        url = str(self.text(name, default, required=default is None))
+        if url.startswith("csv://"):
+            return "csv://" + str(self.resolve(url[len("csv://") :]))
+        if not _SCHEME.match(url):
+            raise ConfigError(
+                "expected an SQLAlchemy URL (mysql+pymysql://user:pw@host/asteriskcdrdb, "
+                "postgresql+psycopg://…, sqlite:///path) or csv:///path/Master.csv",
+                self.key(name),
+            )
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(url)
+        except Exception:
+            parsed = None
+        # one `@` ends the user-info: another one leaves the host, or the password, in doubt
+        if parsed is None or (parsed.get_backend_name() != "sqlite" and url.count("@") > 1):
+            raise ConfigError(
+                "not a URL SQLAlchemy can read: in a user name or password written in the file, "
+                "percent-encode @ : / ? # % (@ is %40), or put it in ${VARIABLE}, which is encoded",
+                self.key(name),
+            )
+        db = parsed.database or ""
+        if parsed.get_backend_name() != "sqlite" or db in ("", ":memory:") or db.startswith("file:"):
+            return url
+        resolved = str(self.resolve(db))
+        return url if resolved == db else parsed.set(database=resolved).render_as_string(hide_password=False)
+
     def table_of(self, name: str) -> dict[Any, Any]:
-        self._read.add(name)
+        self.accepted.add(name)
         value = self.table.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError("expected a table", self.key(name))
         return value
 
     def done(self) -> None:
-        unknown = sorted(set(self.table) - self._read)
+        unknown = sorted(set(self.table) - self.accepted)
         if unknown:
             name = unknown[0]
-            close = difflib.get_close_matches(name, sorted(self._read), n=1)
+            close = difflib.get_close_matches(name, sorted(self.accepted), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"unknown key{hint}", self.key(name))
 
@@ -406,10 +490,12 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every secret value in the settings, for redaction of logs and messages."""
+        from etl.secrets import url_secrets
+
         out: list[str] = []
         for s in self.sources.values():
-            out.extend(_url_password(s.url))
-        out.extend(_url_password(self.state.url))
+            out.extend(url_secrets(s.url))
+        out.extend(url_secrets(self.state.url))
         if self.onec:
             out.append(self.onec.password)
         if self.ami:
@@ -417,16 +503,6 @@ class Settings:
         if self.api:
             out.append(self.api.token)
         return [s for s in out if s]
-
-
-def _url_password(url: str) -> list[str]:
-    from sqlalchemy.engine import make_url
-
-    try:
-        pw = make_url(url).password
-        return [str(pw)] if pw else []
-    except Exception:
-        return []
 
 
 KNOWN_SECTIONS = ("source", "recordings", "onec", "state", "reports", "ami", "api", "schedule", "general")
@@ -439,17 +515,7 @@ SOURCE_KEYS = [
 
 
 def _source(name: str, sec: Section) -> SourceSettings:
-    url = sec.text("url", required=True)
-    if url.startswith("csv://"):
-        p = Path(url[len("csv://") :]).expanduser()
-        if not p.is_absolute():
-            url = "csv://" + str((sec.base_dir / p).resolve())
-    elif "://" not in url:
-        raise ConfigError(
-            "expected an SQLAlchemy URL (mysql+pymysql://user:pw@host/asteriskcdrdb, "
-            "postgresql+psycopg://…, sqlite:///path) or csv:///path/Master.csv",
-            sec.key("url"),
-        )
+    url = sec.db_url("url")
     cursor = sec.choice("cursor", "auto", ("auto", "calldate", "start", "id", "addtime"))
     identity = sec.choice("identity", "auto", ("auto", "hash"))
     region = sec.text("region", "RU").upper()
@@ -485,12 +551,12 @@ def _source(name: str, sec: Section) -> SourceSettings:
     return out
 
 
-def _sources(raw: Any, base_dir: Path) -> dict[str, SourceSettings]:
+def _sources(raw: Any, reader: _Reader) -> dict[str, SourceSettings]:
     if not isinstance(raw, dict):
         raise ConfigError("expected a table", "source")
     # `[source] url = …` is one source named "default"; `[source.NAME]` tables are several.
     if "url" in raw:
-        return {"default": _source("default", Section(raw, "source", base_dir))}
+        return {"default": _source("default", reader.section(raw, "source"))}
     out: dict[str, SourceSettings] = {}
     for name, table in raw.items():
         if not isinstance(table, dict):
@@ -499,7 +565,7 @@ def _sources(raw: Any, base_dir: Path) -> dict[str, SourceSettings]:
             raise ConfigError(f"[source] needs `url` (or [source.NAME] tables){hint}", f"source.{name}")
         if not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", name):
             raise ConfigError("source names are 1–32 letters, digits, '-' or '_'", f"source.{name}")
-        out[name] = _source(name, Section(table, f"source.{name}", base_dir))
+        out[name] = _source(name, reader.section(table, f"source.{name}"))
     if not out:
         raise ConfigError("needs `url` or at least one [source.NAME] table", "source")
     return out
@@ -666,9 +732,61 @@ def _schedule(sec: Section) -> ScheduleSettings:
     return ScheduleSettings(jobs=jobs, misfire_grace=grace, timezone=zone)
 
 
-def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
-    """Validate a parsed TOML document into `Settings` (the pure half of `load_settings`)."""
-    base_dir = path.parent if path else Path.cwd()
+@dataclass
+class _Reader:
+    """What every section is read with: the configuration's folder, the environment, and the
+    sections the command uses (`None`: all of them)."""
+
+    base_dir: Path
+    env: Mapping[str, str]
+    uses: Collection[str] | None
+    unresolved: dict[str, str] = field(default_factory=dict)  # key → unset variable
+
+    def section(self, table: Any, path: str) -> Section:
+        used = self.uses is None or path.split(".")[0] in self.uses
+        return Section(table, path, self.base_dir, self.env, None if used else self.unresolved)
+
+    def optional(self, data: dict[str, Any], name: str, parse: Callable[[Section], _T]) -> _T | None:
+        """A section that may be absent. One the command does not use, unreadable only for want
+        of its variables (`url = "${ONEC_URL}"`), is left out as if absent."""
+        if name not in data:
+            return None
+        sec = self.section(data[name], name)
+        try:
+            return parse(sec)
+        except ConfigError:
+            if any(key.split(".")[0] == name for key in sec.unresolved or ()):
+                return None
+            raise
+
+
+def parse_settings(
+    data: dict[str, Any],
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    uses: Collection[str] | None = None,
+) -> Settings:
+    """Validate a parsed TOML document into `Settings` (the pure half of `load_settings`).
+
+    `env` stands for the environment (`${NAME}` values). `uses` names the sections a command
+    reaches (`("state", "general")` for `status`): an unset variable in any other section is no
+    error, its `${NAME}` stays as written, so a command runs without secrets it never sends. An
+    optional section that then fails its checks is left out; `[source]` names the unset
+    variable, as a used section does."""
+    reader = _Reader(path.parent if path else Path.cwd(), os.environ if env is None else env, uses)
+    try:
+        return _parse(data, path, reader)
+    except ConfigError as exc:
+        section = (exc.key or "").split(".")[0]
+        for key, name in reader.unresolved.items():
+            if key.split(".")[0] == section:
+                raise ConfigError(f"environment variable {name} is not set", key) from None
+        raise
+
+
+def _parse(data: dict[str, Any], path: Path | None, reader: _Reader) -> Settings:
+    base_dir = reader.base_dir
     for name in data:
         if name not in KNOWN_SECTIONS:
             close = difflib.get_close_matches(name, KNOWN_SECTIONS, n=1)
@@ -676,42 +794,20 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
             raise ConfigError(f"unknown section{hint}", name)
     if "source" not in data:
         raise ConfigError("the [source] section is required (where Asterisk writes its CDR)", "source")
-    sources = _sources(data["source"], base_dir)
+    sources = _sources(data["source"], reader)
 
-    state_sec = Section(data.get("state", {}), "state", base_dir)
-    state_url = state_sec.text("url", f"sqlite:///{(base_dir / 'cdr1c-state.sqlite').as_posix()}")
-    if state_url.startswith("sqlite:///") and not state_url.startswith("sqlite:////"):
-        rel = state_url[len("sqlite:///") :]
-        if rel and rel != ":memory:" and not Path(rel).is_absolute():
-            state_url = f"sqlite:///{(base_dir / rel).resolve().as_posix()}"
+    state_sec = reader.section(data.get("state", {}), "state")
+    state_url = state_sec.db_url("url", "sqlite:///cdr1c-state.sqlite")
     state_sec.done()
 
-    recordings = None
-    if "recordings" in data:
-        recordings = _recordings(Section(data["recordings"], "recordings", base_dir))
+    recordings = reader.optional(data, "recordings", _recordings)
+    onec = reader.optional(data, "onec", _onec)
+    reports = reader.optional(data, "reports", _reports)
+    ami = reader.optional(data, "ami", _ami)
+    api = reader.optional(data, "api", _api)
+    schedule = reader.optional(data, "schedule", _schedule)
 
-    onec = _onec(Section(data["onec"], "onec", base_dir)) if "onec" in data else None
-
-    reports = None
-    if "reports" in data:
-        sec = Section(data["reports"], "reports", base_dir)
-        rdir = sec.path_value("dir", "reports-out")
-        assert rdir is not None
-        reports = ReportsSettings(
-            dir=rdir,
-            timezone=sec.zone("timezone", local_zone_name()),
-            lang=sec.choice("lang", "ru", ("ru", "en")),
-            callback_hours=sec.number("callback_hours", 24.0, minimum=0),
-            onec_link_base=_link_base(sec),
-            client_xlsx=sec.flag("client_xlsx", True),
-        )
-        sec.done()
-
-    ami = _ami(Section(data["ami"], "ami", base_dir)) if "ami" in data else None
-    api = _api(Section(data["api"], "api", base_dir)) if "api" in data else None
-    schedule = _schedule(Section(data["schedule"], "schedule", base_dir)) if "schedule" in data else None
-
-    general = Section(data.get("general", {}), "general", base_dir)
+    general = reader.section(data.get("general", {}), "general")
     lock_dir = general.path_value("lock_dir", str(base_dir))
     keep_runs = general.duration("keep_runs", "90d")
     keep_delivered = general.duration("keep_delivered", "180d")
@@ -739,6 +835,21 @@ def parse_settings(data: dict[str, Any], path: Path | None = None) -> Settings:
         keep_runs=keep_runs,
         keep_delivered=keep_delivered,
     )
+
+
+def _reports(sec: Section) -> ReportsSettings:
+    rdir = sec.path_value("dir", "reports-out")
+    assert rdir is not None
+    out = ReportsSettings(
+        dir=rdir,
+        timezone=sec.zone("timezone", local_zone_name()),
+        lang=sec.choice("lang", "ru", ("ru", "en")),
+        callback_hours=sec.number("callback_hours", 24.0, minimum=0),
+        onec_link_base=_link_base(sec),
+        client_xlsx=sec.flag("client_xlsx", True),
+    )
+    sec.done()
+    return out
 
 
 def _link_base(sec: Section) -> str:
@@ -780,8 +891,8 @@ def resolve_config_path(explicit: str | None) -> Path:
     return Path.cwd() / DEFAULT_CONFIG_NAME
 
 
-def load_settings(path: Path) -> Settings:
-    """Read and validate the TOML file at `path`."""
+def load_settings(path: Path, *, uses: Collection[str] | None = None) -> Settings:
+    """Read and validate the TOML file at `path` (`uses`: see `parse_settings`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -795,4 +906,4 @@ def load_settings(path: Path) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse_settings(data, path.resolve())
+    return parse_settings(data, path.resolve(), uses=uses)

@@ -17,7 +17,7 @@ class ExitCode(IntEnum):
     CONFIG = 2  # the configuration (or the command line) is wrong
     SOURCE_UNREACHABLE = 3  # a CDR source or the state store cannot be reached
     ONEC_UNREACHABLE = 4  # the 1C publication cannot be reached or refuses us
-    NEEDS_ATTENTION = 5  # finished, but rows were quarantined or records dead-lettered
+    NEEDS_ATTENTION = 5  # finished, but rows quarantined, records dead-lettered, or 1C lacks a mapped object
     LOCKED = 6  # another run of the same job holds the lock; nothing was done
     MISMATCH = 7  # `verify` found counts that disagree
 
@@ -36,6 +36,12 @@ class ConfigError(Cdr1cError):
     def __init__(self, message: str, key: str | None = None) -> None:
         self.key = key
         super().__init__(f"{key}: {message}" if key else message)
+
+
+class OnecMappingError(ConfigError):
+    """1C answers, but lacks an entity set or a field the `[onec]` mapping names: the object is
+    not in the publication's OData content, or the key names it wrongly. Nothing is down; a
+    human adds the object to the content or fixes the key (`cdr1c check` says which)."""
 
 
 class SourceUnreachable(Cdr1cError):
@@ -122,6 +128,19 @@ class OnecError(Cdr1cError):
 
         See docs/reference/onec-http.md §1.7."""
         return self.status == 400 and self.code == "15"
+
+    @property
+    def not_in_content(self) -> bool:
+        """404 with code 8 ("entity type not found"): the publication does not serve this entity
+        set (docs/reference/onec-http.md §1.1, §2.3)."""
+        return self.status == 404 and self.code == "8"
+
+    @property
+    def unknown_field(self) -> bool:
+        """400 with code 6 (bad URL: property not found), 10 (property not found) or 14 (query
+        option not understood, as an unknown field in `$filter` is): a query names a field the
+        entity set does not have (docs/reference/onec-http.md §2.3)."""
+        return self.status == 400 and self.code in ("6", "10", "14")
 
     @property
     def retryable(self) -> bool:

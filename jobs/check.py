@@ -1,4 +1,7 @@
-"""`cdr1c check`: the configuration is valid and every configured system answers."""
+"""`cdr1c check`: the configuration is valid and every configured system answers.
+
+It creates and changes nothing: the ledger is only looked at (`Ledger.probe`), a CDR database
+is opened read-only, and 1C's `$metadata` is read fresh without writing the cache."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import click
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode
 from etl.ledger.store import Ledger
-from etl.secrets import mask_url
 from etl.sources import open_source
 from jobs.common import worst
 
@@ -33,9 +35,7 @@ def run(settings: Settings) -> ExitCode:
             _line(False, f"source {name}", str(exc))
             codes.append(exc.exit_code)
     try:
-        ledger = Ledger.open(settings.state.url)
-        ledger.close()
-        _line(True, "state", mask_url(settings.state.url))
+        _line(True, "state", Ledger.probe(settings.state.url))
     except Cdr1cError as exc:
         _line(False, "state", str(exc))
         codes.append(exc.exit_code)
@@ -47,11 +47,11 @@ def run(settings: Settings) -> ExitCode:
             codes.append(ExitCode.CONFIG)
     if settings.onec:
         from etl.onec.client import OnecClient
-        from etl.onec.metadata import check_mapping
+        from etl.onec.metadata import mapping_problems, parse_metadata
 
         try:
-            with OnecClient(settings.onec) as client:
-                problems = check_mapping(settings, client)
+            with OnecClient(settings.onec) as client:  # fresh $metadata, and no cache written
+                problems = mapping_problems(settings.onec, parse_metadata(client.metadata()))
             _line(not problems, "1C mapping", "every entity set and field exists" if not problems else "")
             for problem in problems:
                 click.echo(f"     - {problem}")

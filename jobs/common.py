@@ -26,12 +26,15 @@ def pick_sources(settings: Settings, only: tuple[str, ...] | list[str] = ()) -> 
 
 
 @contextmanager
-def graceful_stop(external: threading.Event | None = None) -> Iterator[threading.Event]:
+def graceful_stop(
+    external: threading.Event | None = None, doing: str = "finishing the current chunk, then stopping"
+) -> Iterator[threading.Event]:
     """SIGTERM / SIGINT set the event instead of killing the process: the current chunk
     finishes, its cursor is committed, and the job returns. A second signal stops at once.
 
     `external` is the event of whoever owns the signals (the scheduler, whose jobs run in
-    worker threads where no handler can be installed): it is used as the stop event."""
+    worker threads where no handler can be installed): it is used as the stop event. `doing`
+    is what the log says happens next."""
     stop = external if external is not None else threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -40,7 +43,7 @@ def graceful_stop(external: threading.Event | None = None) -> Iterator[threading
     def handler(signum: int, _: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        log.warning("signal %d: finishing the current chunk, then stopping", signum)
+        log.warning("signal %d: %s", signum, doing)
         stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -1,34 +1,46 @@
 """`cdr1c demo`: a sample FreePBX PBX, the pipeline run on it, and where to look.
 
 Everything lands in one folder: the PBX (`pbx/asteriskcdrdb.sqlite` with FreePBX's `cdr`
-table, `pbx/monitor/YYYY/MM/DD/*.wav`), a `cdr1c.toml` pointing at them, the ledger and the
-reports. Running it again starts from scratch, so the output is the same for the same seed.
+table, `pbx/monitor/YYYY/MM/DD/*.wav`), a `cdr1c.toml` pointing at them, the ledger, the
+reports and the data of the demo's 1C stand-in (`onec-standin.json`). Running it again starts
+from scratch, so the output is the same for the same seed.
+
+The demo runs its 1C stand-in on a free port; `cdr1c standin --dir DIR` (or `cdr1c demo --serve`)
+serves the same data afterwards on the port the demo's config names, so every command works
+with that config. The stand-in saves its data when it stops, and holds the `standin` lock of
+the folder while it serves, so a new demo there waits for it to stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import shlex
 import shutil
 import sys
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from etl.config import load_settings
+from etl.config import Settings, load_settings
 from etl.demo import generate_history, write_recordings, write_sqlite
-from etl.errors import ExitCode
+from etl.errors import ConfigError, ExitCode
+from etl.locks import job_lock
 from etl.onec.readers import add_crm_sets
 from etl.onec.standin import StandIn
 from etl.phones import normalise_number
 from jobs import report as report_job
 from jobs import status as status_job
 from jobs import sync as sync_job
-from jobs.common import worst
+from jobs.common import graceful_stop, worst
 
 DEMO_ZONE = "Europe/Moscow"
+DEMO_PORT = 8081  # where `cdr1c standin` serves the demo's 1C (`cdr1c demo --port`)
+STANDIN_DATA = "onec-standin.json"
 DEMO_USER, DEMO_PASSWORD = "Администратор", "demo-пароль"
 EMPLOYEES = {
     "101": "Иванов Иван", "102": "Смирнова Ольга", "103": "Кузнецов Пётр", "104": "Попова Анна",
@@ -181,13 +193,15 @@ def _program() -> str:
     return str(beside) if beside.exists() else "cdr1c"
 
 
-def onec_section(stand: StandIn) -> str:
+def onec_section(out_dir: Path, port: int) -> str:
     extensions = "\n".join(f'"{e}" = "{n}"' for e, n in EMPLOYEES.items())
     return f"""
 [onec]
-# the local stand-in of 1C that `cdr1c demo` started (gone when the demo ends)
+# The demo's local stand-in of 1C: `cdr1c standin --dir {out_dir.as_posix()}`
+# serves it at this url until Ctrl-C (its data stay in {STANDIN_DATA} there);
+# `cdr1c demo --serve` keeps it up right after the demo.
 mode = "odata"
-url = "{stand.url}"
+url = "http://127.0.0.1:{port}/crm"
 user = "{DEMO_USER}"
 password = "{DEMO_PASSWORD}"
 timezone = "{DEMO_ZONE}"
@@ -206,24 +220,58 @@ retries = 2
 """
 
 
-def run(out_dir: Path, *, calls: int = 1500, seed: int = 1) -> ExitCode:
+def _at(settings: Settings, url: str) -> Settings:
+    """The settings with [onec] url replaced: the demo's own run talks to its stand-in there."""
+    assert settings.onec is not None
+    return dataclasses.replace(settings, onec=dataclasses.replace(settings.onec, url=url))
+
+
+def _next_steps(out_dir: Path, config: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """The commands the demo suggests, one per line, as a user types them."""
+    program, cfg = _program(), shlex.quote(str(config))
+    days = sorted(r["calldate"].date() for r in rows)
+    span = f" --since {days[0]} --until {days[-1]}" if days else ""
+    return [
+        f"{program} standin --dir {shlex.quote(str(out_dir))}",
+        *(f"{program} {verb} --config {cfg}" for verb in ("check", "sync")),
+        *(f"{program} {verb} --config {cfg}{span}" for verb in ("verify", "reconcile")),
+        f"{program} status --config {cfg}",
+    ]
+
+
+def run(
+    out_dir: Path, *, calls: int = 1500, seed: int = 1, port: int = DEMO_PORT, serve: bool = False
+) -> ExitCode:
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    with job_lock(out_dir, "standin"):  # not while `cdr1c standin` serves this folder's 1C
+        code, rows, config = _build(out_dir, calls, seed, port)
+    standin, *commands = _next_steps(out_dir, config, rows)
+    click.echo(f"1C stand-in:    stopped with the demo; its data are in {out_dir / STANDIN_DATA}")
+    click.echo(f"keep 1C up:     {standin}")
+    click.echo(f"                (1C at http://127.0.0.1:{port}/crm until Ctrl-C; the commands below use it)")
+    click.echo("then try:       " + "\n                ".join(commands))
+    if serve:
+        code = worst(code, serve_standin(out_dir))
+    return code
+
+
+def _build(out_dir: Path, calls: int, seed: int, port: int) -> tuple[ExitCode, list[dict[str, Any]], Path]:
     for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
         (out_dir / stale).unlink(missing_ok=True)
     rows = list(generate_history(calls, seed, timezone=DEMO_ZONE))
     written, files = build_pbx(out_dir, rows)
     click.echo(f"sample PBX: {written} CDR rows of {calls} calls, {files} recordings in {out_dir / 'pbx'}")
+    config = write_config(out_dir, onec_section(out_dir, port))
+    settings = load_settings(config)
     with StandIn(user=DEMO_USER, password=DEMO_PASSWORD) as stand:
         crm = seed_crm(stand, rows, seed)
         click.echo(
-            f"1C stand-in at {stand.url}: {crm['clients']} clients, {crm['events']} events, "
-            f"{crm['employees']} employees"
+            f"1C stand-in: {crm['clients']} clients, {crm['events']} events, {crm['employees']} employees"
         )
-        config = write_config(out_dir, onec_section(stand))
-        settings = load_settings(config)
-        code = sync_job.run(settings)
+        code = sync_job.run(_at(settings, stand.url))
         held = len(stand.records())
+        stand.save(out_dir / STANDIN_DATA)
     report_code = report_job.run(settings)
     click.echo("")
     status_job.run(settings)
@@ -231,5 +279,38 @@ def run(out_dir: Path, *, calls: int = 1500, seed: int = 1) -> ExitCode:
     click.echo(f"reports:        {out_dir / 'reports' / 'index.html'}")
     click.echo(f"configuration:  {config}")
     click.echo(f"ledger:         {out_dir / 'ledger.sqlite'}")
-    click.echo(f"try:            {_program()} --config {config} status")
-    return worst(code, report_code)
+    return worst(code, report_code), rows, config
+
+
+def serve_standin(out_dir: Path) -> ExitCode:
+    """`cdr1c standin`: serve the demo's 1C from its saved data at the url of the demo's config,
+    until Ctrl-C or SIGTERM; then save what it holds (what `sync` pushed meanwhile)."""
+    out_dir = out_dir.resolve()
+    data = out_dir / STANDIN_DATA
+    if not data.is_file():
+        raise ConfigError(f"{data} not found: run `cdr1c demo --dir {out_dir}` first", "--dir")
+    cfg = load_settings(out_dir / "cdr1c.toml").onec
+    if cfg is None:
+        raise ConfigError(f"{out_dir / 'cdr1c.toml'} has no [onec] section", "onec")
+    url = urlsplit(cfg.url)
+    with job_lock(out_dir, "standin"):
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        try:
+            stand = StandIn(
+                user=cfg.user, password=cfg.password, base=url.path, register=cfg.register,
+                fields=cfg.fields, key=cfg.key, host=host, port=port,
+            )  # fmt: skip
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve at {host}:{port} ({exc.strerror}); another program has the port: "
+                "stop it, or build the demo for another one (`cdr1c demo --port N`)",
+                "onec.url",
+            ) from None
+        stand.load(data)
+        with graceful_stop(doing="saving the stand-in's data, then stopping") as stop, stand:
+            click.echo(f"1C stand-in of {out_dir} at {stand.url}: Ctrl-C stops it and saves its data")
+            while not stop.wait(1.0):
+                pass
+        stand.save(data)
+    click.echo(f"1C stand-in stopped; its data are in {data}")
+    return ExitCode.OK

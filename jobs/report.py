@@ -41,5 +41,6 @@ def run(
         f"{summary.pages_unchanged} unchanged, "
         f"{summary.calls} calls, {summary.callbacks} missed and not called back, {summary.seconds:.1f}s"
     )
-    click.echo(f"open: {Path(summary.out_dir) / 'index.html'}")
+    if summary.entry:  # only a page that exists: the index, or the one client's page
+        click.echo(f"open: {Path(summary.out_dir) / summary.entry}")
     return ExitCode.OK

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
-from etl.errors import Cdr1cError, ExitCode, LockHeld, OnecUnreachable
+from etl.errors import Cdr1cError, ExitCode, LockHeld, OnecMappingError, OnecUnreachable
 from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.progress import progress
@@ -58,6 +58,13 @@ def since_for(settings: Settings, oldest_new_us: int | None) -> date | None:
     return min(oldest, week_ago)
 
 
+def failed(summary: dict[str, Any], stage: str, exc: Cdr1cError) -> None:
+    """A stage's error, logged and named in the summary: under the stage and in `errors`."""
+    log.error("%s: %s", stage, exc)
+    summary[stage] = {"error": str(exc)}
+    summary.setdefault("errors", []).append(f"{stage}: {exc}")
+
+
 def if_free(
     settings: Settings, job: str, summary: dict[str, Any], stage: Callable[[], list[ExitCode]]
 ) -> list[ExitCode]:
@@ -93,8 +100,7 @@ def recordings(
                 name, linked.linked, linked.missing, linked.orphan, linked.refused,
             )  # fmt: skip
     except Cdr1cError as exc:
-        log.error("recordings: %s", exc)
-        summary["recordings"] = {"error": str(exc)}
+        failed(summary, "recordings", exc)
         return [exc.exit_code]
     return []
 
@@ -112,9 +118,11 @@ def reconcile(
 
     try:
         result = run_reconcile(settings, ledger, since=since, until=until)
+    except OnecMappingError as exc:  # 1C lacks an entity set or field: the push still runs
+        failed(summary, "reconcile", exc)
+        return [ExitCode.NEEDS_ATTENTION]
     except Cdr1cError as exc:
-        log.error("reconcile: %s", exc)
-        summary["reconcile"] = {"error": str(exc)}
+        failed(summary, "reconcile", exc)
         return [ExitCode.ONEC_UNREACHABLE if isinstance(exc, OnecUnreachable) else exc.exit_code]
     summary["reconcile"] = {"since": result.since, "until": result.until, "counts": result.counts}
     log.info("reconcile %s…%s: %s", result.since, result.until, result.counts)
@@ -133,8 +141,7 @@ def push(
         with progress("push to 1C", unit="records") as advance:
             result = run_push(settings, ledger, dry_run=dry_run, progress=advance, derive=derive)
     except Cdr1cError as exc:
-        log.error("push: %s", exc)
-        summary["push"] = {"error": str(exc)}
+        failed(summary, "push", exc)
         return [exc.exit_code]
     summary["push"] = result.as_dict()
     log.info(
@@ -145,6 +152,7 @@ def push(
     codes = []
     if result.unreachable:
         log.error("1C is unreachable: %s (the records stay queued)", result.unreachable)
+        summary.setdefault("errors", []).append(f"push: 1C is unreachable: {result.unreachable}")
         codes.append(ExitCode.ONEC_UNREACHABLE)
     if result.dead:
         log.warning("%d records rejected by 1C: see `cdr1c status`", result.dead)

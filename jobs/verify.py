@@ -31,6 +31,7 @@ def render(rows: list[DayCounts]) -> str:
 
 def run(settings: Settings, *, since: date | None = None, until: date | None = None) -> ExitCode:
     zone = ZoneInfo(settings.onec.timezone if settings.onec else "UTC")
+    default = " (the default: the last 7 days)" if since is None and until is None else ""
     until = until or datetime.now(zone).date()
     since = since or until - timedelta(days=6)
     with job_lock(settings.lock_dir, "verify"):
@@ -48,6 +49,7 @@ def run(settings: Settings, *, since: date | None = None, until: date | None = N
                 record.code = ExitCode.MISMATCH if bad else ExitCode.OK
         finally:
             ledger.close()
+    click.echo(f"days {since.isoformat()} … {until.isoformat()} in {zone.key}{default}")
     click.echo(render(rows))
     if lost:
         click.echo("\nrows Master.csv has and the CDR database lacks (loaded from the CSV):")

@@ -4,6 +4,7 @@ employees, events and links) written into the 1C cache tables."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -28,9 +29,10 @@ def guid(name: str) -> str:
     return str(uuid.uuid5(NS, name))
 
 
-def make_settings(
+def settings_data(
     tmp: Path, ledger_url: str, *, onec: bool = False, lang: str = "ru", url_base: str = ""
-) -> Settings:
+) -> dict[str, Any]:
+    """The report tests' configuration, as the TOML file would hold it."""
     data: dict[str, Any] = {
         "source": {"url": f"sqlite:///{tmp / 'pbx' / 'cdr.sqlite'}", "timezone": ZONE, "lookback": "6h"},
         "state": {"url": ledger_url},
@@ -46,7 +48,22 @@ def make_settings(
             "password": "p",
             "timezone": ZONE,
         }
-    return parse_settings(data, tmp / "cdr1c.toml")
+    return data
+
+
+def make_settings(tmp: Path, ledger_url: str, **kw: Any) -> Settings:
+    return parse_settings(settings_data(tmp, ledger_url, **kw), tmp / "cdr1c.toml")
+
+
+def write_config(tmp: Path, ledger_url: str, **kw: Any) -> Path:
+    """`settings_data` as a TOML file, for tests that run the command line."""
+    lines = []
+    for table, values in settings_data(tmp, ledger_url, **kw).items():
+        lines.append(f"[{table}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path = tmp / "cdr1c.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def build_pbx(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.config import load_settings, parse_duration, parse_settings
+from etl.config import KNOWN_SECTIONS, SOURCE_KEYS, Section, load_settings, parse_duration, parse_settings
 from etl.errors import ConfigError
+from jobs.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,15 +95,129 @@ def test_durations(n: int, unit: str) -> None:
     assert parse_duration(n, "k") == timedelta(seconds=n)
 
 
-def test_every_key_is_documented() -> None:
-    """docs/configuration.md names every key the code reads (docs that match the code)."""
-    import re
+# --- every key documented (docs/configuration.md), both ways ----------------------------------------
 
-    code = (ROOT / "etl" / "config.py").read_text(encoding="utf-8")
-    keys = set(re.findall(r'sec\.[a-z_]+\("([a-z_]+)"', code))
+# The smallest document with every section: what each accepts is what the checker asks for.
+EVERY_SECTION: dict[str, Any] = {
+    "source": {"url": "sqlite:///cdr.sqlite"},
+    "state": {},
+    "recordings": {"root": "monitor"},
+    "onec": {"url": "http://1c.local/crm"},
+    "reports": {},
+    "ami": {"user": "cdr1c", "secret": "s"},
+    "api": {"token": "t" * 16},
+    "schedule": {},
+    "general": {},
+}
+
+
+def accepted_keys() -> dict[str, set[str]]:
+    """Per section, the keys the checker accepts: those each `Section` asked for."""
+    seen: dict[str, set[str]] = {}
+    done = Section.done
+
+    def record(sec: Section) -> None:
+        seen.setdefault(sec.path, set()).update(sec.accepted)
+        done(sec)
+
+    with mock.patch.object(Section, "done", record):
+        parse_settings(EVERY_SECTION, env={})
+    return seen
+
+
+def documented_keys() -> dict[str, set[str]]:
+    r"""Per `## \`[section]\`` of docs/configuration.md, the names in the first column of its
+    tables (`[onec.fields]` is the key `fields` of [onec])."""
     docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert len(keys) > 60
-    undocumented = sorted(
-        k for k in keys if f"`{k}`" not in docs and f"[onec.{k}]" not in docs and f"[ami.{k}]" not in docs
-    )
-    assert not undocumented, undocumented
+    out: dict[str, set[str]] = {}
+    for block in re.split(r"^## ", docs, flags=re.M)[1:]:
+        m = re.match(r"`\[(\w+)\]`", block)
+        if m is None:
+            continue
+        keys = out.setdefault(m[1], set())
+        for row in re.findall(r"^\| ([^|]+) \|", block, flags=re.M):
+            for name in re.findall(r"`([^`]+)`", row):
+                keys.add(name.strip("[]").rsplit(".", 1)[-1])
+    return out
+
+
+def test_every_accepted_key_is_documented_and_every_documented_key_accepted() -> None:
+    accepted, documented = accepted_keys(), documented_keys()
+    assert set(accepted) == set(KNOWN_SECTIONS) == set(documented)
+    for section in KNOWN_SECTIONS:
+        assert accepted[section] - documented[section] == set(), f"[{section}] undocumented"
+        assert documented[section] - accepted[section] == set(), f"[{section}] documented, not accepted"
+    assert set(SOURCE_KEYS) == accepted["source"]  # the "did you mean" list of [source]
+
+
+def test_the_example_uses_only_accepted_keys() -> None:
+    data = tomllib.loads((ROOT / "cdr1c.example.toml").read_text(encoding="utf-8"))
+    env = dict.fromkeys(("CDR_DB_PASSWORD", "ONEC_PASSWORD", "AMI_SECRET", "CDR1C_API_TOKEN"), "x" * 24)
+    parse_settings(data, env=env)  # unknown keys would be errors
+    accepted = accepted_keys()
+    free_tables = {("onec", "fields"), ("onec", "extensions"), ("ami", "managers")}  # names are data
+    for section, table in data.items():
+        for key in table:
+            assert key in accepted[section], f"[{section}] {key}"
+            assert (section, key) in free_tables or not isinstance(table[key], dict)
+
+
+# --- commands that reach no system run without its secrets -------------------------------------------
+
+LEDGER_CONFIG = """
+[source]
+url = "mysql+pymysql://cdr1c:${CDR_DB_PASSWORD}@127.0.0.1:1/asteriskcdrdb"
+[state]
+url = "sqlite:///ledger.sqlite"
+[onec]
+url = "${ONEC_URL}"
+password = "${ONEC_PASSWORD}"
+[api]
+token = "${TOKEN}"
+[general]
+lock_dir = "."
+"""
+
+
+def test_unset_variables_of_unused_sections_are_no_error() -> None:
+    data = tomllib.loads(LEDGER_CONFIG)
+    s = parse_settings(data, env={}, uses=("state", "general"))
+    assert s.state.url.endswith("/ledger.sqlite")
+    assert s.onec is None and s.api is None  # unreadable without their variables: left out
+    assert list(s.sources) == ["default"]  # what status lists, its URL unused
+    with pytest.raises(ConfigError, match=r"^source\.url: environment variable CDR_DB_PASSWORD is not set$"):
+        parse_settings(data, env={})
+    with pytest.raises(ConfigError, match=r"^onec\.url: environment variable ONEC_URL is not set$"):
+        parse_settings(data, env={"CDR_DB_PASSWORD": "pw"})
+    # `${TOKEN}` is too short for a token: the cause reported is the unset variable, not the length
+    env = {"CDR_DB_PASSWORD": "pw", "ONEC_URL": "http://1c/crm", "ONEC_PASSWORD": "pw"}
+    with pytest.raises(ConfigError, match=r"^api\.token: environment variable TOKEN is not set$"):
+        parse_settings(data, env=env, uses=("api",))
+    data["state"]["url"] = "${STATE_URL}"
+    with pytest.raises(ConfigError, match=r"^state\.url: environment variable STATE_URL is not set$"):
+        parse_settings(data, env={}, uses=("state",))
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["prune", "--dry-run"], ["prune"]])
+def test_ledger_commands_run_without_the_secrets_of_other_systems(tmp_path: Path, args: list[str]) -> None:
+    cfg = tmp_path / "cdr1c.toml"
+    cfg.write_text(LEDGER_CONFIG, encoding="utf-8")
+    unset = dict.fromkeys(("CDR_DB_PASSWORD", "ONEC_URL", "ONEC_PASSWORD", "TOKEN"))
+    result = CliRunner().invoke(cli, ["--config", str(cfg), *args], env=unset)
+    assert result.exit_code == 0, result.output
+    assert "not set" not in result.output
+
+
+@pytest.mark.parametrize("args", [["check"], ["sync"], ["verify"], ["reconcile"], ["report"], ["live"]])
+def test_commands_that_reach_a_system_name_the_unset_variable(tmp_path: Path, args: list[str]) -> None:
+    cfg = tmp_path / "cdr1c.toml"
+    cfg.write_text(LEDGER_CONFIG, encoding="utf-8")
+    env = {
+        "CDR_DB_PASSWORD": "Sec@ret99",
+        "ONEC_URL": "http://1c.local/crm",
+        "ONEC_PASSWORD": None,
+        "TOKEN": "t" * 16,
+    }
+    result = CliRunner().invoke(cli, ["--config", str(cfg), *args], env=env)
+    assert result.exit_code == 2
+    assert result.output == "error: onec.password: environment variable ONEC_PASSWORD is not set\n"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.errors import OnecCredentialsRefused, OnecError, OnecUnreachable
+from etl.errors import OnecCredentialsRefused, OnecError, OnecMappingError, OnecUnreachable
 from etl.onec.client import OnecClient, build_query, key_segment, or_chunks, parse_error
 from etl.onec.standin import Faults, StandIn
 from tests.onec_helpers import onec_settings
@@ -114,9 +114,11 @@ def test_paging_visits_every_row_once() -> None:
 
 def test_unknown_filter_field_is_code_14_not_retried() -> None:
     with StandIn() as stand, client_for(stand) as client:
-        with pytest.raises(OnecError) as err:
+        with pytest.raises(OnecMappingError) as err:  # a mapping problem, not 1C being down
             client.count(REG, "НетТакогоПоля eq 1")
-        assert (err.value.status, err.value.code) == (400, "14") and client.requests == 1
+        cause = err.value.__cause__
+        assert isinstance(cause, OnecError) and (cause.status, cause.code) == (400, "14")
+        assert client.requests == 1 and REG in str(err.value)
 
 
 def test_5xx_and_dropped_connections_are_retried_then_give_up() -> None:

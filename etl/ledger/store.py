@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, Table, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
@@ -23,29 +24,49 @@ from etl.ledger.sql import upsert
 from etl.ledger.tables import cursors, metadata, runs
 from etl.secrets import mask_url
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names; None for servers and in-memory databases."""
+    parsed = make_url(url)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine with the project's defaults: pure-Python drivers unless the URL names one,
-    SQLite in WAL mode with its folder created, pool pre-ping for servers."""
+    SQLite in WAL mode with its folder created, pool pre-ping for servers.
+
+    `read_only` (a CDR source): an SQLite file is opened with `mode=ro`, in the journal mode its
+    owner chose; a missing file is an error, never an empty database."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername in ("mysql", "mariadb"):
         parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
     if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None and read_only:
+            if not path.is_file():
+                raise SourceUnreachable(f"SQLite database {path} does not exist")
+            uri = "file:" + quote(str(path))
+            parsed = parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
+        elif path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index inserts of a large first sync
@@ -55,6 +76,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "mysql":
         parsed = parsed.update_query_dict({"charset": parsed.query.get("charset", "utf8mb4")})
+        if parsed.get_driver_name() == "pymysql" and parsed.password:
+            # PyMySQL encodes a str password as latin-1 (a Cyrillic one fails); the server and
+            # mysqlclient take the UTF-8 bytes
+            args = {**kwargs.pop("connect_args", {}), "password": str(parsed.password).encode()}
+            kwargs["connect_args"] = args
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
@@ -74,6 +100,35 @@ class Ledger:
             return ledger
         except SQLAlchemyError as exc:
             raise SourceUnreachable(f"state store {mask_url(url)}: {_short(exc)}") from None
+
+    @staticmethod
+    def probe(url: str) -> str:
+        """Reach the ledger and create or change nothing (`cdr1c check`); say what was found.
+
+        A server is connected to. An SQLite file is only read: opening a WAL database, even
+        read-only, leaves -wal and -shm files beside it."""
+        path = sqlite_file(url)
+        if path is None:
+            try:
+                engine = make_engine(url)
+                try:
+                    with engine.connect():
+                        pass
+                finally:
+                    engine.dispose()
+            except SQLAlchemyError as exc:
+                raise SourceUnreachable(f"state store {mask_url(url)}: {_short(exc)}") from None
+            return mask_url(url)
+        if not path.exists():
+            return f"{path} does not exist yet, `cdr1c sync` will create it"
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise SourceUnreachable(f"state store {path}: {exc.strerror or exc}") from None
+        if header and header != SQLITE_HEADER:
+            raise SourceUnreachable(f"state store {path} is not an SQLite database")
+        return str(path)
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)

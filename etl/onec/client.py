@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from etl.config import OnecSettings
-from etl.errors import OnecCredentialsRefused, OnecError, OnecUnreachable
+from etl.errors import OnecCredentialsRefused, OnecError, OnecMappingError, OnecUnreachable
 from etl.secrets import redact
 
 log = logging.getLogger("cdr1c.onec")
@@ -101,6 +101,52 @@ def or_chunks(field: str, values: Iterable[Any], budget: int) -> Iterator[str]:
         size += cost
     if current:
         yield " or ".join(current)
+
+
+# Entity-set prefix → the metadata collection the object is in (docs/reference/onec-http.md §1.3).
+COLLECTIONS = {
+    "Catalog": "Справочники", "Document": "Документы", "InformationRegister": "РегистрыСведений",
+    "AccumulationRegister": "РегистрыНакопления", "AccountingRegister": "РегистрыБухгалтерии",
+    "ChartOfCharacteristicTypes": "ПланыВидовХарактеристик", "ChartOfAccounts": "ПланыСчетов",
+    "DocumentJournal": "ЖурналыДокументов", "ExchangePlan": "ПланыОбмена",
+    "BusinessProcess": "БизнесПроцессы", "Task": "Задачи",
+}  # fmt: skip
+
+
+def content_hint(entity_set: str) -> str:
+    """What to add to the publication's OData content so 1C serves `entity_set`
+    (docs/onec-setup.md §2; a tabular section such as `Catalog_X_КонтактнаяИнформация` comes
+    with its object)."""
+    prefix, _, name = entity_set.partition("_")
+    owner, _, table = name.partition("_")
+    call = "the УстановитьСоставСтандартногоИнтерфейсаOData (SetStandardODataInterfaceContent) call"
+    call += " of docs/onec-setup.md §2"
+    collection = COLLECTIONS.get(prefix)
+    if collection is None or not owner:
+        return f"add {entity_set} to the OData content with {call}"
+    what = f"{prefix}_{owner} (its table {table} comes with it)" if table else entity_set
+    return f"add {what} to the OData content: Метаданные.{collection}.{owner} in {call}"
+
+
+@contextlib.contextmanager
+def served(entity_set: str, *, query: bool = False) -> Iterator[None]:
+    """Turn 1C's "no such entity set" (and, for a query, "no such field") into `OnecMappingError`:
+    1C answered, so it is neither down nor refusing us; the OData content or the mapping lacks
+    something, and the message says what to add. 1C's own error is the `__cause__`."""
+    try:
+        yield
+    except OnecError as exc:
+        if exc.not_in_content:
+            raise OnecMappingError(
+                f"{entity_set} is not in the OData content: {content_hint(entity_set)}"
+            ) from exc
+        if query and exc.unknown_field:
+            raise OnecMappingError(
+                f"1C refused a query on {entity_set} that names a field it does not have "
+                f"({exc.message}): correct the [onec] key naming that field or add the attribute; "
+                "`cdr1c check` lists the missing fields"
+            ) from exc
+        raise
 
 
 def parse_error(status: int, body: bytes) -> OnecError:
@@ -249,10 +295,12 @@ class OnecClient:
     # --- OData ----------------------------------------------------------------------------
     def warm_up(self, entity_set: str) -> None:
         """One cheap serial request before fanning out, so a cold 1C gets its long timeout once."""
-        self.request("GET", self.odata_url(entity_set, [("$top", "1")]))
+        with served(entity_set):
+            self.request("GET", self.odata_url(entity_set, [("$top", "1")]))
 
     def post_entity(self, entity_set: str, record: Mapping[str, Any]) -> None:
-        self.request("POST", self.odata_url(entity_set), body=dict(record))
+        with served(entity_set):
+            self.request("POST", self.odata_url(entity_set), body=dict(record))
 
     def patch_entity(self, entity_set: str, key: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
         self.request("PATCH", self.odata_url(entity_set, key=key), body=dict(changes))
@@ -269,7 +317,8 @@ class OnecClient:
 
     def count(self, entity_set: str, filter_: str | None = None) -> int:
         params = [("$filter", filter_)] if filter_ else []
-        resp = self.request("GET", self.odata_url(entity_set + "/$count", params), accept="text/plain")
+        with served(entity_set, query=True):
+            resp = self.request("GET", self.odata_url(entity_set + "/$count", params), accept="text/plain")
         return int(resp.content.decode("utf-8").strip())
 
     def iter_entities(
@@ -294,7 +343,8 @@ class OnecClient:
             if orderby:
                 params.append(("$orderby", orderby))
             params += [("$top", str(page)), ("$skip", str(skip))]
-            data = self.json(self.request("GET", self.odata_url(entity_set, params)))
+            with served(entity_set, query=True):
+                data = self.json(self.request("GET", self.odata_url(entity_set, params)))
             rows = data.get("value", [])
             yield from rows
             if len(rows) < page:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from etl.config import OnecSettings, Settings
-from etl.onec.client import OnecClient
+from etl.onec.client import OnecClient, content_hint
+from etl.onec.readers import event_client_field
 from etl.onec.records import NUMERIC_TYPES, ROW_FIELD_TYPES
 
 CACHE_NAME = "onec-metadata.json"
@@ -108,8 +109,7 @@ def mapping_problems(cfg: OnecSettings, index: MetadataIndex) -> list[str]:
         reg = index.sets.get(cfg.register)
         if reg is None:
             problems.append(
-                f"register {cfg.register!r} is not in the OData content of the publication "
-                "(add it with УстановитьСоставСтандартногоИнтерфейсаOData, see docs/onec-setup.md)"
+                f"register {cfg.register} is not in the OData content: {content_hint(cfg.register)}"
             )
         else:
             for name, row_name in cfg.fields.items():
@@ -137,18 +137,27 @@ def mapping_problems(cfg: OnecSettings, index: MetadataIndex) -> list[str]:
                         f"[onec] key {k!r} is not a dimension of {cfg.register} (its key is "
                         f"{', '.join(sorted(reg_keys))}); re-sends could duplicate records"
                     )
-    doc = index.sets.get(cfg.event_document)
-    if doc is None:
-        problems.append(f"event document {cfg.event_document!r} is not in the OData content")
-    else:
-        for f in (cfg.event_call_id_field, cfg.event_date_field):
-            if f not in doc:
-                problems.append(f"{cfg.event_document} has no field {f!r}")
-    if cfg.client_catalog not in index.sets:
-        problems.append(f"client catalog {cfg.client_catalog!r} is not in the OData content")
-    contacts = cfg.client_catalog + "_КонтактнаяИнформация"
-    if contacts not in index.sets:
-        problems.append(f"{contacts!r} (client phones) is not in the OData content")
+    wanted = {  # entity set → (what it is, the fields cdr1c reads: config key → field)
+        cfg.event_document: ("event document", {
+            "event_call_id_field": cfg.event_call_id_field, "event_date_field": cfg.event_date_field,
+            "event_client_field": event_client_field(cfg),
+            "event_responsible_field": cfg.event_responsible_field,
+        }),
+        cfg.client_catalog: ("client catalog", {"manager_field": cfg.manager_field}),
+        cfg.client_catalog + "_КонтактнаяИнформация": ("client phones", {}),
+        cfg.users_catalog: ("employees", {"user_extension_field": cfg.user_extension_field}),
+    }  # fmt: skip
+    for name, (what, fields) in wanted.items():
+        have = index.sets.get(name)
+        if have is None:
+            problems.append(f"{what} {name} is not in the OData content: {content_hint(name)}")
+            continue
+        for key, f in fields.items():
+            if f and f not in have and f + "_Key" not in have:
+                problems.append(
+                    f"{name} has no field {f!r} ([onec] {key}): set it to the attribute's name "
+                    "in 1C or add the attribute (docs/onec-setup.md §4)"
+                )
     return problems
 
 

@@ -26,6 +26,8 @@ Run it standalone so an administrator can point cdr1c at it before touching a re
     python -m etl.onec.standin --port 8081 --user Администратор --password secret
 
 then in cdr1c.toml `[onec] url = "http://127.0.0.1:8081/crm"`, and run `cdr1c check` / `cdr1c sync`.
+`save` / `load` keep its entity sets in a JSON file between runs (`cdr1c standin` serves the
+demo's 1C that way, jobs/demo.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -134,6 +137,14 @@ class StandIn:
         self.sets[name] = es
         return es
 
+    def leave_out(self, *names: str) -> None:
+        """Take entity sets out of the OData content, as a publication whose
+        УстановитьСоставСтандартногоИнтерфейсаOData call did not list them (§1.1): requests
+        for them get 404 code 8, and `$metadata` no longer lists them."""
+        with self.lock:
+            for name in names:
+                self.sets.pop(name, None)
+
     def add_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
         es = self.sets[name]
         with self.lock:
@@ -142,6 +153,29 @@ class StandIn:
                 if "Ref_Key" in es.fields and not r.get("Ref_Key"):
                     row["Ref_Key"] = str(uuid.uuid4())
                 es.rows[tuple(row[k] for k in es.key)] = row
+
+    def save(self, path: Path) -> None:
+        """Write every entity set (fields, key, rows) to `path` as JSON, atomically, so a later
+        stand-in can `load` it: the demo's 1C keeps its data between runs."""
+        with self.lock:
+            doc = {
+                name: {"fields": es.fields, "key": es.key, "rows": list(es.rows.values())}
+                for name, es in self.sets.items()
+            }
+            text = json.dumps({"sets": doc}, ensure_ascii=False)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        """Serve the entity sets `save` wrote to `path` (in place of any of the same name)."""
+        doc = json.loads(path.read_text(encoding="utf-8"))["sets"]
+        with self.lock:
+            for name, es in doc.items():
+                fields = {f: (edm, length) for f, (edm, length) in es["fields"].items()}
+                self.add_entity_set(name, fields, es["key"]).rows = {
+                    tuple(row[k] for k in es["key"]): row for row in es["rows"]
+                }
 
     def records(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.lock:

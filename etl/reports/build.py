@@ -44,6 +44,7 @@ from .charts import heatmap, weekly_bars
 from .exports import csv_line, write_table, write_table_lines, xlsx_cells
 from .i18n import Locale
 from .links import GUID_RE, RecordingLinker, event_href
+from .reasons import reason_text, summary_text
 from .render import (
     call_rows_html,
     callback_row_html,
@@ -57,7 +58,7 @@ from .render import (
 )
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
-ROWS_FORMAT = "rows-4"  # of `report_rows`: a new one makes a full run (in the fingerprint)
+ROWS_FORMAT = "rows-5"  # of `report_rows`: a new one makes a full run (in the fingerprint)
 MAX_ROWS = 5000  # rows shown on the reconciliation and quality pages (exports say the total)
 CALL_HEADER = (
     "when",
@@ -84,6 +85,7 @@ class ReportSummary:
     callbacks: int = 0
     seconds: float = 0.0
     pages: list[str] = field(default_factory=list)
+    entry: str = ""  # the page to open (index, or the client's page), relative to out_dir
 
 
 @dataclass(slots=True)
@@ -216,6 +218,7 @@ class Builder:
         self._whens: dict[int, str] = {}
         self._stored: dict[str, IndexRow] = {}
         self._gc_was_enabled = True
+        self._folders_made = False
 
     # --- orchestration --------------------------------------------------------------------
     def run(self, client: str | None, full: bool) -> ReportSummary:
@@ -234,8 +237,6 @@ class Builder:
 
     def _run(self, client: str | None, full: bool) -> ReportSummary:
         started = time.perf_counter()
-        for d in (self.opts.out_dir, self.pages_dir, self.data_dir):
-            d.mkdir(parents=True, exist_ok=True)
         with self.ledger.engine.connect() as conn:
             self.old_hashes = dict(
                 D._fetch(
@@ -260,6 +261,10 @@ class Builder:
                 stamps = D.watermarks(conn)
                 pid = self._resolve(client, directory)
                 summaries = self._parties(conn, directory, {pid})
+                if summaries.get(pid) is None:
+                    period = f" in {self.opts.period}" if self.opts.period else ""
+                    raise ConfigError(f"no calls with {client!r}{period} in the ledger", "--client")
+                self.summary.entry = f"clients/{party_file(pid)}.html"
             elif full or marks.get("fingerprint") != fp or "stamps" not in marks:
                 self.summary.mode = "full"
                 if self._gc_was_enabled:
@@ -275,6 +280,7 @@ class Builder:
                 self._index(stored, directory, fp)
                 self._reconciliation(conn, directory)
                 self._quality(conn)
+                self.summary.entry = "index.html"
         with self.ledger.begin() as wconn:
             self._save_hashes(wconn)
             if client is None:
@@ -287,6 +293,14 @@ class Builder:
                 )
         self.summary.seconds = round(time.perf_counter() - started, 3)
         return self.summary
+
+    def _folders(self) -> None:
+        """The output folders, made when the first file is about to be written (a run that
+        writes nothing leaves nothing behind)."""
+        if not self._folders_made:
+            for d in (self.opts.out_dir, self.pages_dir, self.data_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            self._folders_made = True
 
     def _resolve(self, client: str, directory: Any) -> str:
         if client in directory.names:
@@ -560,14 +574,16 @@ class Builder:
             "weekly": weekly_bars(
                 weeks,
                 series,
-                {"inbound": loc["inbound"], "outbound": loc["outbound"], "missed": loc["missed"]},
+                {k: loc[f"chart_{k}"] for k in ("inbound", "outbound", "missed")},
                 week_labels,
                 loc["per_week"],
+                loc.integer,
             ),
             "heat": heatmap(F.heat(part), loc["weekdays"].split(), loc["heatmap"])
             if part is not None and len(part["week"])
             else "",
         }
+        self._folders()
         header = [loc[k] for k in CALL_HEADER]
         export_rows = [
             (
@@ -753,6 +769,7 @@ class Builder:
         )
         if self._unchanged("index.html", h):
             return
+        self._folders()
         header = [
             loc["name"],
             loc["phones"],
@@ -838,26 +855,46 @@ class Builder:
     def _reconciliation(self, conn: Connection, directory: D.Directory) -> None:
         loc = self.loc
         counts, rows, total = D.reconciliation_rows(conn, MAX_ROWS)
-        if self._unchanged("reconciliation.html", data_hash(self.renderer.version, counts, rows)):
-            return
         doc, base = self.opts.event_document, self.opts.onec_link_base
-        view = [
-            {
-                "status": r["status"],
-                "when": self._when(r["start_us"]),
-                "number": r["external_number"] or "",
-                "employee": directory.by_extension.get(r["extension"] or "", r["extension"] or ""),
-                "client": directory.names.get(r["client_ref"] or "", r["client_ref"] or ""),
-                "client_page": f"clients/{party_file(r['client_ref'])}.html"
-                if r["client_ref"] in directory.names
-                else None,
-                "event": event_href(r["event_ref"], doc, base),
-                "event_ref": r["event_ref"] or "",
-                "linkedid": r["linkedid"],
-                "detail": r["detail"] or "",
+        mismatched = {r["external_number"] for r in rows if r["status"] == "mismatch"}
+        hit = directory.owners[directory.owners["phone"].isin(mismatched)]
+        owners: dict[str, list[str]] = {}
+        for phone, ref in sorted(zip(hit["phone"], hit["client_ref"], strict=True)):
+            owners.setdefault(phone, []).append(ref)
+
+        def party(ref: str | None) -> dict[str, Any]:
+            """A client as a cell shows it: its name linking to its page, else its GUID."""
+            ref = ref or ""
+            known = ref in directory.names
+            return {
+                "name": directory.names.get(ref, ""),
+                "ref": ref,
+                "page": f"clients/{party_file(ref)}.html" if known else None,
             }
-            for r in rows
-        ]
+
+        view = []
+        for r in rows:
+            number = r["external_number"] or ""
+            others = [party(o) for o in owners.get(number, [])] if r["status"] == "mismatch" else []
+            view.append(
+                {
+                    "status": r["status"],
+                    "when": self._when(r["start_us"]),
+                    "number": number,
+                    "employee": directory.by_extension.get(r["extension"] or "", r["extension"] or ""),
+                    "client": party(r["client_ref"]),
+                    "event": event_href(r["event_ref"], doc, base),
+                    "event_ref": r["event_ref"] or "",
+                    "linkedid": r["linkedid"],
+                    "owners": others,
+                    "detail": f"{loc['number_owners']} {', '.join(o['name'] or o['ref'] for o in others)}"
+                    if others
+                    else "",
+                }
+            )
+        if self._unchanged("reconciliation.html", data_hash(self.renderer.version, counts, view)):
+            return
+        self._folders()
         header = [
             loc["status"],
             loc["when"],
@@ -865,7 +902,7 @@ class Builder:
             loc["employee"],
             loc["client"],
             loc["event"],
-            "linkedid",
+            loc["linkedid"],
             loc["detail"],
         ]
         exports = write_table(
@@ -878,7 +915,7 @@ class Builder:
                     v["when"],
                     v["number"],
                     v["employee"],
-                    v["client"],
+                    v["client"]["name"] or v["client"]["ref"],
                     v["event_ref"],
                     v["linkedid"],
                     v["detail"],
@@ -905,31 +942,68 @@ class Builder:
         problems = D.problem_counts(conn)
         if self._unchanged("quality.html", data_hash(self.renderer.version, tables, problems)):
             return
+        self._folders()
 
         def when_dt(v: Any) -> str:
             return self._when(int(v.timestamp() * 1_000_000)) if v is not None else ""
 
-        views: dict[str, dict[str, Any]] = {}
-        specs: dict[str, tuple[list[str], dict[str, Any]]] = {
-            "quarantine": (["source", "row_key", "reason", "raw", "first_seen"], {"first_seen": when_dt}),
-            "dead_letters": (
-                ["source", "row_id", "status", "code", "message", "dead_us"],
-                {"dead_us": self._when},
-            ),
-            "recording_problems": (
-                ["kind", "source", "subject", "reason", "seen_us"],
-                {"seen_us": self._when},
-            ),
-            "runs": (["job", "started", "status", "exit_code", "summary"], {"started": when_dt}),
+        def reason(v: Any) -> str:
+            return reason_text(str(v or ""), loc.lang)
+
+        def problem(v: Any) -> str:
+            return loc.word("problem", str(v))
+
+        def run_status(v: Any) -> str:
+            return loc.word("run", str(v))
+
+        def run_summary(v: Any) -> str:
+            return summary_text(str(v or ""), loc.lang, self._when)
+
+        # per table: (column, label, cell class, conversion)
+        N, W, C = "nowrap", "", "code"
+        specs: dict[str, list[tuple[str, str, str, Any]]] = {
+            "quarantine": [
+                ("source", "source", N, None),
+                ("row_key", "cdr_row", N, None),
+                ("reason", "reason", W, reason),
+                ("raw", "content", C, None),
+                ("first_seen", "first_seen", N, when_dt),
+            ],
+            "dead_letters": [
+                ("source", "source", N, None),
+                ("row_id", "cdr_row", N, None),
+                ("status", "http_status", N, None),
+                ("code", "onec_code", N, None),
+                ("message", "message", W, None),
+                ("dead_us", "rejected_at", N, self._when),
+            ],
+            "recording_problems": [
+                ("kind", "kind", W, problem),
+                ("source", "source", N, None),
+                ("subject", "file_or_value", W, None),
+                ("reason", "reason", W, reason),
+                ("seen_us", "seen_at", N, self._when),
+            ],
+            "runs": [
+                ("job", "job", N, None),
+                ("started", "started", N, when_dt),
+                ("status", "status", N, run_status),
+                ("exit_code", "exit_code_long", N, None),
+                ("summary", "summary", W, run_summary),
+            ],
         }
-        for name, (cols, conv) in specs.items():
+        views: dict[str, dict[str, Any]] = {}
+        for name, spec in specs.items():
             rows, total = tables[name]
             values = [
-                [conv[c](r[c]) if c in conv else ("" if r[c] is None else r[c]) for c in cols] for r in rows
+                [conv(r[c]) if conv is not None else ("" if r[c] is None else r[c]) for c, _, _, conv in spec]
+                for r in rows
             ]
-            files = write_table(self.data_dir, f"quality-{name.replace('_', '-')}", cols, values)
+            labels = [loc[label] for _, label, _, _ in spec]
+            files = write_table(self.data_dir, f"quality-{name.replace('_', '-')}", labels, values)
             views[name] = {
-                "cols": cols,
+                "cols": labels,
+                "classes": [cls for _, _, cls, _ in spec],
                 "rows": values,
                 "total": total,
                 "exports": [f"data/{n}" for n in files],
@@ -939,7 +1013,7 @@ class Builder:
             root="",
             page_title=loc["quality"],
             tables=views,
-            problems=problems,
+            problems={problem(k): n for k, n in problems.items()},
             period=self.opts.period,
         )
         write_text(self.opts.out_dir / "quality.html", html)

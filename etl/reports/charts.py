@@ -5,11 +5,30 @@ Every text that reaches the SVG goes through `escape`; numbers are formatted by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
 COLORS = {"inbound": "#2f6db5", "outbound": "#3a9a5b", "missed": "#d0473a"}
+MAX_TICKS = 7
+
+
+def _round_steps() -> Iterator[int]:
+    """1, 2, 5, 10, 20, 50, 100, …"""
+    base = 1
+    while True:
+        yield from (base, 2 * base, 5 * base)
+        base *= 10
+
+
+def nice_ticks(peak: float) -> list[int]:
+    """Ticks of a count axis: 0, s, 2s, … up to the first at or above `peak`, with the
+    smallest round step `s` (1, 2, 5 × 10ⁿ) that needs at most `MAX_TICKS` ticks; at least 3
+    (a peak of 0, 1 or 2 gives 0, 1, 2)."""
+    top = max(float(peak), 0.0)
+    step = next(s for s in _round_steps() if math.ceil(top / s) < MAX_TICKS)
+    return [i * step for i in range(max(2, math.ceil(top / step)) + 1)]
 
 
 def weekly_bars(
@@ -18,23 +37,30 @@ def weekly_bars(
     labels: dict[str, str],
     week_label: Sequence[str],
     title: str,
+    number: Callable[[int], str] = str,
 ) -> Markup:
-    """Stacked bars per week (one colour per direction / outcome)."""
+    """Stacked bars per week (one colour per direction / outcome), a y-axis with `nice_ticks`
+    and a grid line at each."""
     n = len(weeks)
     if n == 0:
         return Markup("")
-    width, height, left, bottom, top = 720, 180, 34, 22, 8
+    width, height, left, bottom, top = 720, 180, 40, 22, 8
     plot_w, plot_h = width - left - 8, height - bottom - top
     totals = [sum(series[k][i] for k in series) for i in range(n)]
-    peak = max(max(totals), 1)
+    ticks = nice_ticks(max(totals))
+    peak = ticks[-1]
     bar = plot_w / n
     out = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height + 18}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" class="axis"/>',
-        f'<text x="{left - 4}" y="{top + 8}" class="tick" text-anchor="end">{peak}</text>',
-        f'<text x="{left - 4}" y="{top + plot_h}" class="tick" text-anchor="end">0</text>',
     ]
+    for t in ticks:
+        y_t = top + plot_h - plot_h * t / peak
+        out.append(
+            f'<line x1="{left}" y1="{y_t:.1f}" x2="{width - 8}" y2="{y_t:.1f}" '
+            f'class="{"axis" if t == 0 else "grid"}"/><text x="{left - 4}" y="{y_t + 3.5:.1f}" '
+            f'class="tick ytick" text-anchor="end">{escape(number(t))}</text>'
+        )
     step = max(1, n // 8)
     for i in range(n):
         x = left + i * bar

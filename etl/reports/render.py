@@ -26,6 +26,13 @@ def clip(value: Any, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def short_id(value: Any, keep: int = 8) -> str:
+    """A long id (a GUID) cut to its first `keep` characters and `…`; the page puts the whole
+    value in the tooltip."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= keep + 4 else text[:keep] + "…"
+
+
 def template_version() -> str:
     """Changes when any template or static file changes (then every page is rendered again)."""
     h = hashlib.blake2b(digest_size=12)
@@ -68,6 +75,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters["clip"] = clip
+        self.env.filters["short_id"] = short_id
         self.env.globals.update(
             t=locale.labels,
             loc=locale,
@@ -131,15 +139,17 @@ def call_rows_html(rows: list[tuple[Any, ...]], loc: Locale) -> Markup:
         o = outcomes.get(outcome) or str(esc(outcome))
         a = f'<audio controls preload="none" src="{esc(audio)}">{no_audio}</audio>' if audio else ""
         e = (
-            f'<a class="e1c" href="{esc(event)}" title="{open_1c}">{esc(clip(event_no, 40)) or open_1c}</a>'
+            f'<a class="e1c nowrap" href="{esc(event)}" title="{open_1c}">'
+            f"{esc(clip(event_no, 40)) or open_1c}</a>"
             if event
             else ""
         )
         out.append(
-            f'<tr class="{esc(outcome)}"><td>{esc(when)}</td><td>{d}</td><td>{esc(number)}</td>'
+            f'<tr class="{esc(outcome)}"><td class="nowrap">{esc(when)}</td><td>{d}</td>'
+            f'<td class="nowrap">{esc(number)}</td>'
             f'<td><bdi>{esc(clip(employee))}</bdi></td><td class="n">{dur(wait)}</td>'
-            f'<td class="n">{dur(talk)}</td><td>{o}</td><td>{a}</td><td>{e}</td>'
-            f'<td class="id">{esc(clip(linkedid, 150))}</td></tr>\n'
+            f'<td class="n">{dur(talk)}</td><td class="nowrap">{o}</td><td>{a}</td><td>{e}</td>'
+            f'<td class="id nowrap">{esc(clip(linkedid, 150))}</td></tr>\n'
         )
     return Markup("".join(out))
 
@@ -163,7 +173,8 @@ def index_row_html(p: dict[str, Any], loc: Locale, when: Callable[[int | None], 
         f'<td class="n">{esc(integer(fig["calls_out"]))}</td>\n'
         f'<td class="n">{esc(integer(fig["missed"]))}</td><td class="n{" bad" if open_ else ""}">'
         f"{esc(integer(open_))}</td>\n"
-        f'<td class="n">{esc(loc.duration(fig["talk"]))}</td><td>{esc(when(fig["last_us"]))}</td>\n'
+        f'<td class="n">{esc(loc.duration(fig["talk"]))}</td>'
+        f'<td class="nowrap">{esc(when(fig["last_us"]))}</td>\n'
         "</tr>\n"
     )
 
@@ -175,8 +186,8 @@ def callback_row_html(
     esc = escape
     return (
         f'<tr data-number="{esc(number)}"><td><a href="clients/{esc(p["file"])}.html"><bdi>'
-        f"{esc(clip(p['name'] or number))}</bdi></a></td><td>{esc(number)}</td>"
-        f'<td class="n">{esc(loc.integer(count))}</td><td>{esc(when(last_us))}</td></tr>\n'
+        f'{esc(clip(p["name"] or number))}</bdi></a></td><td class="nowrap">{esc(number)}</td>'
+        f'<td class="n">{esc(loc.integer(count))}</td><td class="nowrap">{esc(when(last_us))}</td></tr>\n'
     )
 
 
@@ -184,11 +195,11 @@ def unknown_row_html(p: dict[str, Any], loc: Locale, when: Callable[[int | None]
     """One row of the unknown-numbers table."""
     esc = escape
     return (
-        f'<tr><td><a href="clients/{esc(p["file"])}.html">{esc(p["phones"][0])}</a></td>'
+        f'<tr><td class="nowrap"><a href="clients/{esc(p["file"])}.html">{esc(p["phones"][0])}</a></td>'
         f"<td><bdi>{esc(clip(p['name']))}</bdi></td>"
         f'<td class="n">{esc(loc.integer(p["fig"]["total"]))}</td>'
         f'<td class="n">{esc(loc.integer(p["fig"]["missed"]))}</td>'
-        f"<td>{esc(when(p['fig']['last_us']))}</td></tr>\n"
+        f'<td class="nowrap">{esc(when(p["fig"]["last_us"]))}</td></tr>\n'
     )
 
 

@@ -45,7 +45,7 @@ class SqlSource:
         self.settings = settings
         self.name = settings.name
         try:
-            self.engine = make_engine(settings.url)
+            self.engine = make_engine(settings.url, read_only=True)
             self.table = Table(settings.table, MetaData(), autoload_with=self.engine)
         except NoSuchTableError:
             raise ConfigError(
