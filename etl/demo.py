@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from etl.store import FREEPBX_COLUMNS
+from etl.cdr_columns import FREEPBX_COLUMNS
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "cdr"
 

@@ -1,7 +1,7 @@
 """Writes the ledger schema as SQL text per dialect into sql/ledger/ (`make schema`).
 
 The files are documentation for DBAs and a check that the schema is what the code creates:
-tests/test_schema_sql.py fails when they drift from `etl.store.metadata`.
+tests/test_schema_sql.py fails when they drift from `etl.ledger.tables.metadata`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from etl.schema import metadata
+from etl.ledger.tables import metadata
 
 DIALECTS = {"sqlite": sqlite.dialect(), "mysql": mysql.dialect(), "postgresql": postgresql.dialect()}
 OUT_DIR = Path(__file__).resolve().parent.parent / "sql" / "ledger"

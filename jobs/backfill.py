@@ -11,9 +11,9 @@ from sqlalchemy import delete
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode, SourceUnreachable
+from etl.ledger.tables import cursors
 from etl.progress import progress
 from etl.sources import open_source
-from etl.store import cursors
 from etl.sync import sync_source
 from jobs import stages
 from jobs.common import RunRecord, graceful_stop, job_run, pick_sources, worst

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl.config import Settings
 from etl.errors import Cdr1cError, ConfigError, ExitCode, StoreUnreachable
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
-from etl.store import Ledger
 
 log = logging.getLogger("cdr1c")
 

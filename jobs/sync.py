@@ -10,8 +10,8 @@ from typing import Any
 from etl import companion
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
+from etl.ledger.store import Ledger
 from etl.progress import progress
-from etl.store import Ledger
 from etl.sync import sync_source
 from jobs import stages
 from jobs.common import RunRecord, graceful_stop, job_run, lag_text, pick_sources, worst

@@ -18,8 +18,9 @@ from sqlalchemy.engine import make_url
 from etl.api.jobs import BackfillJobs, Job
 from etl.config import Settings, parse_settings
 from etl.errors import ConfigError, ExitCode, LockHeld, StoreUnreachable
+from etl.ledger.store import Ledger, sqlite_file
+from etl.ledger.tables import runs
 from etl.locks import job_lock
-from etl.store import Ledger, runs, sqlite_file
 from jobs import backfill, stages
 from jobs.common import job_run
 from jobs.live import _backfill_runner
