@@ -41,19 +41,27 @@ class Hold:
 
 
 def hold_creates(stand: StandIn, monkeypatch: pytest.MonkeyPatch) -> list[Hold]:
-    """Make the stand-in's creates wait on the last `Hold` of the returned list, after writing."""
+    """Make the stand-in's creates wait, after writing, on the `Hold` that was last in the
+    returned list when their connection opened: a request of a push killed in an earlier
+    round, still being served, never counts for (or stops at) a later round's hold."""
     holds = [Hold(at=0)]
     holds[0].release.set()
-    create = stand.create
+    connection = threading.local()  # the stand-in serves each connection on its own thread
+    serve, create = stand._server.finish_request, stand.create
+
+    def finish_request(request: Any, client_address: Any) -> None:
+        connection.hold = holds[-1]
+        serve(request, client_address)
 
     def held_create(es: EntitySet, body: Mapping[str, Any]) -> dict[str, Any]:
         row = create(es, body)  # 1C has written the record; the answer is not sent yet
-        hold = holds[-1]
+        hold: Hold = connection.hold
         if stand.stats.creates >= hold.at:
             hold.reached.set()
             hold.release.wait(WAIT)
         return row
 
+    monkeypatch.setattr(stand._server, "finish_request", finish_request)
     monkeypatch.setattr(stand, "create", held_create)
     return holds
 
