@@ -528,7 +528,18 @@ def frame_like_manager_c(data: bytes) -> list[Headers]:
     return out
 
 
-def run(coro: object, timeout: float = 20.0) -> object:
+WAIT = 30.0  # seconds: a generous bound on anything a test waits for; only a failure waits it out
+
+
+async def until(cond: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Poll `cond` until it holds, within a generous deadline (never a fixed sleep, then assert)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+def run(coro: object, timeout: float = 4 * WAIT) -> object:
     """Run a coroutine in a fresh event loop with a hard timeout (no pytest-asyncio needed)."""
 
     async def bounded() -> object:
@@ -630,7 +641,7 @@ class LiveStack:
         self.client.on_connect(resync)
         self.client.on_event(on_event)
         await self.client.start()
-        await self.client.wait_connected(5)
+        await self.client.wait_connected(WAIT)
         self.jobs = BackfillJobs(self.backfill) if self.backfill else None  # type: ignore[arg-type]
 
         def status() -> dict[str, object]:

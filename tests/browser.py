@@ -170,7 +170,9 @@ class Browser:
         page._loaded = self.loop.create_future()  # type: ignore[attr-defined]
         await self.send("Page.navigate", {"url": url}, session)
         await page._loaded  # type: ignore[attr-defined]
-        await asyncio.sleep(0.2)  # late console messages
+        # Late console messages: a task queued behind everything the page queued by now. The
+        # protocol keeps the order, so its answer comes after any message those tasks logged.
+        await page._eval("new Promise(r => setTimeout(r, 0))")
         return page
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,10 @@ FIXTURES = ROOT / "tests" / "fixtures"  # real Asterisk 22 output, see tests/fix
 CAPTURE = FIXTURES / "asterisk22-capture1"
 AMI_WIRE = FIXTURES / "asterisk22-ami-wire"
 LIVE_SCENARIOS = FIXTURES / "asterisk22-live-scenarios"
+
+# No per-example time limit: a property fails for a wrong answer, never for a busy machine.
+settings.register_profile("cdr1c", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("cdr1c")
 
 MARIADB = ("127.0.0.1", 3306)
 POSTGRES = ("127.0.0.1", 5432)

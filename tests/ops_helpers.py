@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows, runs
@@ -48,8 +48,20 @@ def run_cdr1c(config: Path, *args: str, timeout: float = 120) -> tuple[int, str,
     return proc.returncode, out.decode(), err.decode()
 
 
+def _peek(ledger_url: str) -> Ledger | None:
+    """The ledger a `cdr1c` child writes, opened without creating anything (a concurrent schema
+    creation could fail the child's); None while the child has not created its tables yet."""
+    ledger = Ledger.open(ledger_url, create=False)
+    if all(inspect(ledger.engine).has_table(t.name) for t in (cdr_rows, runs)):
+        return ledger
+    ledger.close()
+    return None
+
+
 def row_count(ledger_url: str) -> int:
-    ledger = Ledger.open(ledger_url)
+    ledger = _peek(ledger_url)
+    if ledger is None:
+        return 0
     try:
         return ledger.count(cdr_rows)
     finally:
@@ -57,6 +69,7 @@ def row_count(ledger_url: str) -> int:
 
 
 def wait_for(predicate, timeout: float, what: str, step: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it holds; `timeout` is a generous bound, only a failure waits it out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -66,7 +79,9 @@ def wait_for(predicate, timeout: float, what: str, step: float = 0.05) -> None: 
 
 
 def finished_runs(ledger_url: str, job: str) -> list[dict]:  # type: ignore[type-arg]
-    ledger = Ledger.open(ledger_url)
+    ledger = _peek(ledger_url)
+    if ledger is None:
+        return []
     try:
         with ledger.engine.connect() as conn:
             rows = conn.execute(

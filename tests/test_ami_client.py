@@ -13,10 +13,11 @@ from etl.ami.client import AmiClient, Backoff
 from etl.ami.protocol import Message
 from etl.ami.states import ExtensionStates
 from etl.errors import AmiActionFailed, AmiConnectionLost, AmiNotConnected, AmiUnsafeValue
-from tests.ami_double import AmiDouble, OriginatePlan, run
+from tests.ami_double import WAIT, AmiDouble, OriginatePlan, run, until
 
 SECRET = "s3cret-ami-secret"
 FAST = Backoff(initial=0.02, maximum=0.05)
+LONG = 4 * WAIT  # a client timeout or back-off no test should ever see expire
 
 
 def scenario(
@@ -41,20 +42,13 @@ def scenario(
         )  # type: ignore[arg-type]
         try:
             await client.start()
-            await client.wait_connected(5)
+            await client.wait_connected(WAIT)
             await test(double, client)
         finally:
             await client.stop()
             await double.stop()
 
     run(main())
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("auth", ["md5", "plain"])
@@ -85,13 +79,16 @@ def test_wrong_secret_is_refused_after_one_second_and_never_connects() -> None:
             "cdr1c",
             "wrong",
             auth="plain",
-            backoff=Backoff(initial=5, maximum=5),
+            backoff=Backoff(initial=LONG, maximum=LONG),
+            connect_timeout=LONG,
+            action_timeout=LONG,
         )
         t0 = time.monotonic()
         await client.start()
-        await until(lambda: client.last_error is not None, 5)
+        await until(lambda: client.last_error is not None)
         elapsed = time.monotonic() - t0
-        assert 0.9 <= elapsed < 3, elapsed
+        assert 0.9 <= elapsed < LONG / 2, elapsed  # Asterisk's answer, not a timeout of the client
+        assert len(double.actions_named("Login")) == 1  # one attempt: no retry came before it
         assert "AmiAuthFailed" in (client.last_error or "")
         assert not client.connected
         assert SECRET not in (client.last_error or "") and "wrong" not in (client.last_error or "")
@@ -190,7 +187,7 @@ def test_async_originate_is_tied_to_its_originate_response(
             ]
         )
         assert pending.response.get("Message") == "Originate successfully queued"
-        result = await asyncio.wait_for(pending.outcome, 2)
+        result = await asyncio.wait_for(pending.outcome, WAIT)
         assert (result.success, result.reason, result.uniqueid) == (success, reason, "c1c-0001")
         assert (await decoy.outcome).uniqueid == "c1c-decoy"
         sent = double.actions_named("Originate")[-1]
@@ -243,7 +240,7 @@ def test_connection_closed_mid_message_fails_in_flight_originate_and_reconnects(
             ]
         )
         with pytest.raises(AmiConnectionLost):
-            await asyncio.wait_for(pending.outcome, 2)
+            await asyncio.wait_for(pending.outcome, WAIT)
         assert not [m for m in seen if m.event == "OriginateResponse"]  # the half message is not an event
         await until(lambda: client.connects == 2)
         assert len(double.actions_named("Originate")) == 1
@@ -296,10 +293,10 @@ def test_utf8_character_split_across_two_writes() -> None:
 def test_half_open_connection_is_noticed_by_ping() -> None:
     async def t(double: AmiDouble, client: AmiClient) -> None:
         double.silent = True
-        await until(lambda: not client.connected, 3)
+        await until(lambda: not client.connected)
         assert "half-open" in (client.last_error or "")
         double.silent = False
-        await until(lambda: client.connected, 3)
+        await until(lambda: client.connected)
 
     scenario(t, ping_interval=0.1, ping_timeout=0.2)
 
@@ -319,14 +316,17 @@ def test_slow_reader_is_dropped_by_asterisk_and_state_is_resynced() -> None:
         def slow(msg: Message) -> None:
             if msg.event == "Burst" and not blocked:
                 blocked.append(1)
-                time.sleep(0.5)  # the reader stalls; Asterisk's write times out
+                # The reader stalls 10 × Asterisk's writetimeout (set below), and Asterisk's
+                # write times out. The stall is the cause here, not a wait for something: a
+                # slower machine only makes it longer.
+                time.sleep(0.5)
 
         client.on_event(slow)
         double.writetimeout = 0.05
         big = double.message([("Event", "Burst"), ("Data", "x" * 900)]) * 20000  # ~18 MB
         double.extensions["101"] = (1, "PJSIP/101")  # changes while we are not listening
         await double.emit_raw(big)
-        await until(lambda: client.connects == 2, 10)
+        await until(lambda: client.connects == 2)
         await until(lambda: states.get("101") is not None and states.get("101").status == 1)  # type: ignore[union-attr]
 
     scenario(t)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import pytest
 
 from etl.ami.routing import TomlManagerDirectory
 from etl.phones import PhoneNormaliser
-from tests.ami_double import LiveStack, run
+from tests.ami_double import LiveStack, run, until
 
 MANAGERS = {"8 916 123-45-67": "101; ООО Ромашка", "+79169999999": "102; ИП Иванов"}
 
@@ -27,13 +23,6 @@ def ivr_event(caller: str, linkedid: str, event: str = "Newexten") -> list[tuple
         ("Linkedid", linkedid),
         ("Application", "Playback"),
     ]
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.005)
 
 
 def test_directory_normalises_numbers() -> None:

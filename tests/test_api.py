@@ -7,7 +7,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -19,7 +18,7 @@ from openapi_spec_validator import validate
 from etl.api.app import RateLimiter
 from etl.api.openapi import openapi_document
 from etl.config import parse_settings
-from tests.ami_double import TOKEN, LiveStack, OriginatePlan, run
+from tests.ami_double import TOKEN, WAIT, LiveStack, OriginatePlan, run, until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -30,13 +29,6 @@ def scenario(test: Callable[[LiveStack, aiohttp.ClientSession], Awaitable[None]]
             await test(stack, http)
 
     run(main())
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
 
 
 async def ringing_call(stack: LiveStack, linkedid: str = "c1c-0001") -> None:
@@ -165,7 +157,7 @@ def test_click_to_call_originates_with_settings_only_and_reports_the_outcome() -
         assert sent["Exten"] == "89161234567"  # in the default dial_format, 8{national}
         assert sent["ChannelId"] == call_id and sent["Async"] == "true"
         assert "Variable" not in sent
-        event = await asyncio.wait_for(sub.get(), 2)
+        event = await asyncio.wait_for(sub.get(), WAIT)
         assert (event["type"], event["linkedid"], event["success"]) == (
             "originate_result",
             call_id,
@@ -282,7 +274,7 @@ def test_a_pickup_whose_phone_does_not_answer_reports_the_originate_outcome() ->
             "/v1/calls/L1/intercept", headers=AUTH, json={"to": "102", "mode": "pickup"}
         ) as r:
             assert r.status == 200
-        event = await asyncio.wait_for(sub.get(), 5)
+        event = await asyncio.wait_for(sub.get(), WAIT)
         assert (event["type"], event["success"], event["reason"]) == ("pickup_result", False, "busy")
         assert stack.pop.calls.watched_pickups == 0  # nothing left waiting for a Pickup event
 
@@ -385,7 +377,7 @@ def test_sse_screen_pop_ringing_answered_hangup_for_one_extension() -> None:
             )
             events = []
             while len(events) < 3:
-                line = await asyncio.wait_for(r.content.readline(), 2)
+                line = await asyncio.wait_for(r.content.readline(), WAIT)
                 if line.startswith(b"data: "):
                     events.append(json.loads(line[6:]))
         assert [e["type"] for e in events] == ["ringing", "answered", "hangup"]
@@ -416,7 +408,7 @@ def test_backfill_runs_in_the_background_and_is_followed_by_id() -> None:
 
     def runner(since: date, until: date) -> int:
         calls.append((since, until))
-        gate.wait(5)
+        gate.wait(WAIT)
         return 0 if since.day == 1 else 5
 
     async def t(stack: LiveStack, http: aiohttp.ClientSession) -> None:
@@ -485,20 +477,14 @@ def test_live_job_serves_on_the_configured_loopback_address(
         task = asyncio.create_task(_serve(settings))
         try:
             async with aiohttp.ClientSession() as http:
-                for _ in range(200):
-                    try:
-                        async with http.get(f"http://127.0.0.1:{port}/health") as r:
-                            if (await r.json())["ami"]["connected"]:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    await asyncio.sleep(0.02)
+                await until(lambda: bool(double.actions_named("ExtensionStateList")))  # resync after login
+                async with http.get(f"http://127.0.0.1:{port}/health") as r:
+                    assert (await r.json())["ami"]["connected"]
                 async with http.get(
                     f"http://127.0.0.1:{port}/v1/extensions",
                     headers={"Authorization": "Bearer wrong"},
                 ) as r:
                     assert r.status == 401
-            assert double.actions_named("ExtensionStateList")  # resync after login
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

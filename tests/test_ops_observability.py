@@ -35,7 +35,7 @@ def metrics_of(path: Path) -> dict[str, dict[tuple[tuple[str, str], ...], float]
 def onec_section(url: str, password: str) -> str:
     return (
         f'[onec]\nurl = "{url}"\nuser = "Администратор"\npassword = "{password}"\n'
-        'timezone = "UTC"\nretries = 0\ntimeout = 2\nfirst_timeout = 2\n'
+        'timezone = "UTC"\nretries = 0\ntimeout = 30\nfirst_timeout = 30\n'
     )
 
 

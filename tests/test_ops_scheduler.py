@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from prometheus_client.parser import text_string_to_metric_families
 
 from etl.config import ScheduleSettings, load_settings, parse_settings, schedule_interval
@@ -17,7 +17,7 @@ from jobs.scheduler import Runner, build_scheduler
 from tests.capture import load_cdr
 from tests.conftest import Databases, require_fixtures
 from tests.ops_helpers import cdr1c, finished_runs, row_count, wait_for, write_config
-from tests.test_kill9 import many_rows
+from tests.test_kill9 import WAIT, many_rows
 
 
 def test_schedule_runs_sync_every_second_and_stops_cleanly_on_sigterm(
@@ -33,12 +33,12 @@ def test_schedule_runs_sync_every_second_and_stops_cleanly_on_sigterm(
     metrics = tmp_path / "m.prom"
     proc = cdr1c(cfg, "--metrics-file", str(metrics), "schedule")
     try:
-        wait_for(lambda: len(finished_runs(ledger_url, "sync")) >= 1, 60, "the first scheduled sync")
+        wait_for(lambda: len(finished_runs(ledger_url, "sync")) >= 1, WAIT, "the first scheduled sync")
         assert row_count(ledger_url) == len(rows)
-        wait_for(lambda: len(finished_runs(ledger_url, "sync")) >= 2, 30, "a second scheduled sync")
+        wait_for(lambda: len(finished_runs(ledger_url, "sync")) >= 2, WAIT, "a second scheduled sync")
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=WAIT)
     stderr = err.decode()
     assert proc.returncode == 0, stderr
     assert "scheduled sync (interval[0:00:01])" in stderr
@@ -62,9 +62,9 @@ def test_sigterm_while_a_scheduled_sync_runs_commits_its_chunk_and_exits_0(
         tmp_path / "c.toml", src, ledger_url, '[schedule]\nsync = "every 1s"\n', chunk_size=100
     )
     proc = cdr1c(cfg, "schedule")
-    wait_for(lambda: row_count(ledger_url) > 0, 60, "the first chunk of the scheduled sync")
+    wait_for(lambda: row_count(ledger_url) > 0, WAIT, "the first chunk of the scheduled sync")
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 0, err.decode()
     partial = row_count(ledger_url)
     assert 0 < partial < len(rows)
@@ -87,16 +87,20 @@ def _settings(tmp_path: Path, jobs: dict[str, str], grace: str = "7s"):  # type:
 def test_one_instance_per_job_failures_logged_and_the_scheduler_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The first sync runs until the test has seen its trigger fire again and be refused
+    (APScheduler's "maximum number of running instances" event) and verify fail three times
+    meanwhile; then it ends and the next trigger starts a second sync."""
     settings = _settings(tmp_path, {"sync": "every 1s", "verify": "every 1s"})
     running, most = 0, 0
     guard = threading.Lock()
+    release, refused = threading.Event(), threading.Event()
 
     def slow_sync(_settings, stop):  # type: ignore[no-untyped-def]
         nonlocal running, most
         with guard:
             running += 1
             most = max(most, running)
-        stop.wait(2.2)  # longer than the interval: the next trigger must not start a second one
+        release.wait(WAIT)  # runs across triggers: the next one must not start a second sync
         with guard:
             running -= 1
         return ExitCode.OK
@@ -104,22 +108,30 @@ def test_one_instance_per_job_failures_logged_and_the_scheduler_goes_on(
     def failing_verify(_settings, _stop):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
+    def outcomes(name: str) -> list[ExitCode]:
+        return [c for n, c in list(runner.outcomes) if n == name]
+
     stop = threading.Event()
     runner = Runner(settings, stop, registry={"sync": slow_sync, "verify": failing_verify})
     scheduler = build_scheduler(settings, runner)
     job = scheduler.get_job("sync")
     assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 7)
+    scheduler.add_listener(lambda e: e.job_id == "sync" and refused.set(), EVENT_JOB_MAX_INSTANCES)
     scheduler.start()
     try:
-        time.sleep(4.5)
+        wait_for(refused.is_set, WAIT, "a sync trigger while the first sync runs")
+        wait_for(lambda: len(outcomes("verify")) >= 3, WAIT, "three verify runs")
+        assert outcomes("sync") == []  # the first sync is still running
+        release.set()
+        wait_for(lambda: len(outcomes("sync")) >= 2, WAIT, "a second sync after the first")
     finally:
+        release.set()
         stop.set()
         scheduler.shutdown(wait=True)
-    assert most == 1
-    verify_codes = [c for name, c in runner.outcomes if name == "verify"]
+    assert most == 1  # never two syncs at once
+    verify_codes = outcomes("verify")
     assert len(verify_codes) >= 3 and set(verify_codes) == {ExitCode.FAILED}  # it failed, and went on
-    syncs = [c for name, c in runner.outcomes if name == "sync"]
-    assert 1 <= len(syncs) <= 2 and set(syncs) == {ExitCode.OK}  # 4.5 s / 2.2 s per run, never overlapping
+    assert set(outcomes("sync")) == {ExitCode.OK}
     assert "verify failed with an unexpected error" in caplog.text and "boom" in caplog.text
 
 

@@ -4,7 +4,6 @@ corpus of hostile names that must show literally without running anything."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -197,6 +196,16 @@ def test_a_run_after_a_change_still_opens(
     browser: Browser, site: tuple[Path, dict[str, str], Ledger], tmp_path: Path
 ) -> None:
     out, _, _ledger = site
-    time.sleep(0.01)
     page = browser.open((out / "reconciliation.html").as_uri())
     assert page.errors == [] and "Сверка" in page.eval("document.title + document.body.textContent")
+
+
+def test_a_console_error_after_the_load_event_is_caught(browser: Browser, tmp_path: Path) -> None:
+    """However long the page is busy after `load` (a slow machine), its errors are collected."""
+    late = tmp_path / "late.html"
+    late.write_text(
+        "<script>addEventListener('load', () => setTimeout(() => {"
+        " const t = Date.now(); while (Date.now() - t < 500) {} console.error('late'); }, 0));"
+        "</script>"
+    )
+    assert browser.open(late.as_uri()).errors == ['[{"type": "string", "value": "late"}]']
