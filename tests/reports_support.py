@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 
 from etl.config import Settings, parse_settings
-from etl.demo import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.onec.readers import client_phones, clients, employees, events
 from etl.onec.reconcile import call_links
 from etl.recordings import link, scan
+from etl.sandbox.pbx import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.store import Ledger, calls, upsert
 from etl.sync import sync_source
 

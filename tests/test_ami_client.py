@@ -13,7 +13,7 @@ from etl.ami.client import AmiClient, Backoff
 from etl.ami.protocol import Message
 from etl.ami.states import ExtensionStates
 from etl.errors import AmiActionFailed, AmiConnectionLost, AmiNotConnected, AmiUnsafeValue
-from tests.ami_double import AmiDouble, OriginatePlan, run
+from etl.sandbox.ami import AmiDouble, OriginatePlan, run
 
 SECRET = "s3cret-ami-secret"
 FAST = Backoff(initial=0.02, maximum=0.05)

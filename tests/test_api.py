@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from etl.api.app import RateLimiter
 from etl.api.openapi import openapi_document
 from etl.config import parse_settings
-from tests.ami_double import TOKEN, LiveStack, OriginatePlan, run
+from etl.sandbox.ami import TOKEN, LiveStack, OriginatePlan, run
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -464,7 +464,7 @@ def test_ami_down_gives_503_and_degraded_health() -> None:
 def test_live_job_serves_on_the_configured_loopback_address(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tests.ami_double import AmiDouble
+    from etl.sandbox.ami import AmiDouble
 
     with socket.socket() as s:  # an ephemeral port, released just before the job binds it
         s.bind(("127.0.0.1", 0))

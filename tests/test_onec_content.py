@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from etl.onec.client import content_hint
-from etl.onec.readers import add_crm_sets
-from etl.onec.standin import StandIn
+from etl.sandbox.crm import add_crm_sets
+from etl.sandbox.standin import StandIn
 from etl.store import Ledger, runs
 from jobs.cli import cli
 from tests.capture import load_cdr

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from etl.onec import outbox
-from etl.onec.standin import Faults, StandIn
+from etl.sandbox.standin import Faults, StandIn
 from etl.store import Ledger
 from tests.onec_helpers import cdr_row, insert_rows, ledger_count
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from etl.config import parse_settings
 from etl.onec.push import push
-from etl.onec.standin import StandIn
 from etl.onec.verify import verify
+from etl.sandbox.standin import StandIn
 from etl.sources import open_source
 from etl.store import Ledger
 from jobs.cli import cli

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from etl.onec.readers import add_crm_sets
-from etl.onec.standin import StandIn
+from etl.sandbox.crm import add_crm_sets
+from etl.sandbox.standin import StandIn
 from etl.store import Ledger, now_utc, quarantine, runs
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import Databases, require_fixtures
