@@ -10,15 +10,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
 from etl.onec.odata_filter import FilterError, compile_filter
 
 from .model import EntitySet, OnecError, wire_row
-
-if TYPE_CHECKING:
-    from .stand import StandIn
+from .publication import Publication
 
 RESOURCE = re.compile(r"([^(/]+)(?:\((.*)\))?(/\$count)?")
 JSON = "application/json;charset=utf-8"
@@ -33,6 +31,7 @@ class Request:
     body: bytes
     as_json: bool
     session: Mapping[str, str]  # the Set-Cookie of `IBSession: start`, else empty
+    url: str  # the publication's own url, as its answers name it
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,9 @@ def _properties(row: Mapping[str, Any]) -> str:
     return "".join(f"<d:{escape(n)}>{escape(str(v))}</d:{escape(n)}>" for n, v in row.items())
 
 
-def entity_reply(stand: StandIn, status: int, es: EntitySet, row: Mapping[str, Any], req: Request) -> Reply:
+def entity_reply(status: int, es: EntitySet, row: Mapping[str, Any], req: Request) -> Reply:
     if req.as_json:
-        doc = {"odata.metadata": f"{stand.url}/odata/standard.odata/$metadata#{es.name}/@Element"}
+        doc = {"odata.metadata": f"{req.url}/odata/standard.odata/$metadata#{es.name}/@Element"}
         doc.update(wire_row(es, row, None))
         return json_reply(status, doc, req.session)
     xml = f'<?xml version="1.0" encoding="UTF-8"?><entry><m:properties>{_properties(row)}</m:properties>'
@@ -92,7 +91,7 @@ def _json_body(body: bytes, message: str) -> Any:
 
 
 # --- the routes -------------------------------------------------------------------------------
-def service_records(stand: StandIn, req: Request) -> Reply:
+def service_records(stand: Publication, req: Request) -> Reply:
     """`POST /<base>/hs/cdr1c/records`: a batch of register records, answered per record."""
     try:
         records = json.loads(req.body.decode("utf-8"))["records"]
@@ -104,19 +103,19 @@ def service_records(stand: StandIn, req: Request) -> Reply:
     return json_reply(200, {"results": stand.batch(records)})
 
 
-def service_document(stand: StandIn, req: Request) -> Reply:
+def service_document(stand: Publication, req: Request) -> Reply:
     """`GET …/standard.odata/`: the names of the published entity sets."""
     return json_reply(
         200, {"odata.metadata": "$metadata", "value": [{"name": n, "url": n} for n in stand.sets]}
     )
 
 
-def metadata(stand: StandIn, req: Request) -> Reply:
+def metadata(stand: Publication, req: Request) -> Reply:
     """`GET …/$metadata`: XML only (§1.1)."""
     return Reply(200, stand.metadata_xml().encode("utf-8"), "application/xml;charset=utf-8", req.session)
 
 
-def create_entity(stand: StandIn, req: Request, target: Target) -> Reply:
+def create_entity(stand: Publication, req: Request, target: Target) -> Reply:
     """`POST Set`: 200 for the register (§1.7), 201 elsewhere; a repeated key → 400 code 15."""
     doc = _json_body(req.body, "Внутренняя ошибка сервиса OData. Смотри технологический журнал")
     if not isinstance(doc, dict):
@@ -125,16 +124,16 @@ def create_entity(stand: StandIn, req: Request, target: Target) -> Reply:
     if es.name == stand.register:
         stand.stats.bodies.append(req.body)
     row = stand.create(es, doc)
-    return entity_reply(stand, 200 if es.name == stand.register else 201, es, row, req)
+    return entity_reply(200 if es.name == stand.register else 201, es, row, req)
 
 
-def read_entity(stand: StandIn, req: Request, target: Target) -> Reply:
+def read_entity(stand: Publication, req: Request, target: Target) -> Reply:
     """`GET Set(key)`."""
     _, row = stand.find(target.es, target.key or "")
-    return entity_reply(stand, 200, target.es, row, req)
+    return entity_reply(200, target.es, row, req)
 
 
-def update_entity(stand: StandIn, req: Request, target: Target) -> Reply:
+def update_entity(stand: Publication, req: Request, target: Target) -> Reply:
     """`PATCH Set(key)`: the key fields of the body are ignored."""
     es = target.es
     k, row = stand.find(es, target.key or "")
@@ -143,10 +142,10 @@ def update_entity(stand: StandIn, req: Request, target: Target) -> Reply:
         new = stand.coerce(es, {n: v for n, v in doc.items() if n not in es.key}, row)
         es.rows[k] = new
         stand.stats.patches += 1
-    return entity_reply(stand, 200, es, new, req)
+    return entity_reply(200, es, new, req)
 
 
-def delete_entity(stand: StandIn, req: Request, target: Target) -> Reply:
+def delete_entity(stand: Publication, req: Request, target: Target) -> Reply:
     """`DELETE Set(key)` → 204."""
     k, _ = stand.find(target.es, target.key or "")
     with stand.lock:
@@ -154,7 +153,7 @@ def delete_entity(stand: StandIn, req: Request, target: Target) -> Reply:
     return Reply(204, b"", "text/plain")
 
 
-def query_set(stand: StandIn, req: Request, target: Target) -> Reply:
+def query_set(stand: Publication, req: Request, target: Target) -> Reply:
     """`GET Set` with `$filter`, `$orderby`, `$skip`, `$top`, `$select`, `$inlinecount`;
     `GET Set/$count` → the number as text."""
     es, query = target.es, req.query
@@ -174,7 +173,7 @@ def query_set(stand: StandIn, req: Request, target: Target) -> Reply:
         if "*" in select:
             select = None
     if req.as_json:
-        feed: dict[str, Any] = {"odata.metadata": f"{stand.url}/odata/standard.odata/$metadata#{es.name}"}
+        feed: dict[str, Any] = {"odata.metadata": f"{req.url}/odata/standard.odata/$metadata#{es.name}"}
         if query.get("$inlinecount") == "allpages":
             feed["odata.count"] = str(total)  # a string (§1.2)
         feed["value"] = [wire_row(es, r, select) for r in rows]
@@ -193,7 +192,7 @@ def query_set(stand: StandIn, req: Request, target: Target) -> Reply:
     return Reply(200, xml.encode("utf-8"), "application/atom+xml;type=feed;charset=utf-8", req.session)
 
 
-def select_rows(es: EntitySet, query: Mapping[str, str], stand: StandIn) -> list[dict[str, Any]]:
+def select_rows(es: EntitySet, query: Mapping[str, str], stand: Publication) -> list[dict[str, Any]]:
     with stand.lock:
         rows = list(es.rows.values())
     if query.get("$filter"):
@@ -212,7 +211,7 @@ def select_rows(es: EntitySet, query: Mapping[str, str], stand: StandIn) -> list
 
 
 # (method, names one entity) → route
-ROUTES: dict[tuple[str, bool], Callable[[StandIn, Request, Target], Reply]] = {
+ROUTES: dict[tuple[str, bool], Callable[[Publication, Request, Target], Reply]] = {
     ("POST", False): create_entity,
     ("GET", True): read_entity,
     ("PATCH", True): update_entity,
@@ -222,7 +221,7 @@ ROUTES: dict[tuple[str, bool], Callable[[StandIn, Request, Target], Reply]] = {
 NOT_FOUND = Reply(404, b"<html><body>404 - File or directory not found.</body></html>", "text/html")
 
 
-def dispatch(stand: StandIn, req: Request) -> Reply:
+def dispatch(stand: Publication, req: Request) -> Reply:
     """The reply to an authorised request; a 1C error becomes its `odata.error` answer."""
     try:
         if "+" in req.raw_query:
@@ -237,7 +236,7 @@ def dispatch(stand: StandIn, req: Request) -> Reply:
         return error_reply(exc, req.as_json)
 
 
-def _odata(stand: StandIn, req: Request, resource: str) -> Reply:
+def _odata(stand: Publication, req: Request, resource: str) -> Reply:
     if resource in ("", "/"):
         return service_document(stand, req)
     if resource == "$metadata":

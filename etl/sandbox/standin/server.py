@@ -10,20 +10,18 @@ import socket
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 from urllib.parse import unquote
 
+from .publication import Publication
 from .routes import Reply, Request, dispatch, json_reply
-
-if TYPE_CHECKING:
-    from .stand import StandIn
 
 INTERNAL_ERROR = {
     "odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Внутренняя ошибка сервиса OData"}}
 }
 
 
-def make_server(stand: StandIn, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(stand: Publication, host: str, port: int) -> ThreadingHTTPServer:
     return _Server((host, port), _handler_for(stand))
 
 
@@ -35,10 +33,10 @@ def parse_query(raw_query: str) -> dict[str, str]:
     return query
 
 
-def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
+def _handler_for(stand: Publication) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as IIS/Apache publications do
-        server_version = "1C-StandIn/8.3"
+        server_version = "1C-Publication/8.3"
         wbufsize = -1  # headers and body leave in one segment (no Nagle/delayed-ACK stalls)
 
         def setup(self) -> None:
@@ -91,10 +89,7 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             f = stand.faults
-            with stand.lock:
-                stand.stats.requests += 1
-                first, stand._first = stand._first, False
-            if first and f.first_stall:
+            if stand.first_request() and f.first_stall:
                 time.sleep(f.first_stall)
             if f.latency:
                 time.sleep(f.latency)
@@ -130,7 +125,9 @@ def _handler_for(stand: StandIn) -> type[BaseHTTPRequestHandler]:
             else:
                 session = {}
             stand.stats.queries.append(raw_query)
-            request = Request(method, unquote(raw_path), raw_query, query, body, as_json, session)
+            host, port = cast("tuple[str, int]", self.server.server_address)[:2]
+            url = f"http://{host!s}:{port}{stand.base}"
+            request = Request(method, unquote(raw_path), raw_query, query, body, as_json, session, url)
             self.send(dispatch(stand, request))
 
     return Handler
