@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .actions import ACTIONS, Action, unknown
 from .wire import BANNER, STATUS_TEXT, Headers, callerid, cut, first_value, split_line
 
 
@@ -298,64 +299,9 @@ class AmiDouble:
             return True
         if name == "originate":
             await self._originate(s, h, ids, ok, err)
-        elif name == "redirect":
-            chan = first_value(h, "Channel")
-            if self.channels is not None and chan not in self.channels:
-                await self._reply(s, err(f"Channel does not exist: {chan}"))
-            else:
-                await self._reply(s, ok(("Message", "Redirect successful")))
-        elif name == "hangup":
-            chan = first_value(h, "Channel")
-            if self.channels is not None and chan not in self.channels:
-                await self._reply(s, err("No such channel"))
-            else:
-                await self._reply(s, ok(("Message", "Channel Hungup")))
-        elif name == "setvar":
-            await self._reply(s, ok(("Message", "Variable Set")))
-        elif name == "extensionstate":
-            exten = first_value(h, "Exten")
-            status, hint = self.extensions.get(exten, (-1, ""))
-            await self._reply(
-                s,
-                ok(
-                    ("Message", "Extension Status"),
-                    ("Exten", exten),
-                    ("Context", first_value(h, "Context") or "default"),
-                    ("Hint", hint),
-                    ("Status", str(status)),
-                    ("StatusText", STATUS_TEXT.get(status, "Unknown")),
-                ),
-            )
-        elif name == "extensionstatelist":
-            out = self.message(ok(("EventList", "start"), ("Message", "Extension Statuses will follow")))
-            for exten, (status, hint) in self.extensions.items():
-                out += self.message(
-                    [
-                        ("Event", "ExtensionStatus"),
-                        *ids,
-                        ("Exten", exten),
-                        ("Context", self.hint_context),
-                        ("Hint", hint),
-                        ("Status", str(status)),
-                        ("StatusText", STATUS_TEXT.get(status, "Unknown")),
-                    ]
-                )
-            out += self.message(
-                [
-                    ("Event", "ExtensionStateListComplete"),
-                    *ids,
-                    ("EventList", "Complete"),
-                    ("ListItems", str(len(self.extensions))),
-                ]
-            )
-            await self._send(s, out)
         else:
-            await self._reply(
-                s,
-                err(
-                    f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
-                ),
-            )
+            answer = ACTIONS.get(name, unknown)(self, Action(h))
+            await self._send(s, b"".join(self.message(frame) for frame in answer))
         return True
 
     async def _login(self, s: Session, h: Headers, ok: object, err: object) -> bool:
