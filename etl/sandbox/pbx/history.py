@@ -1,4 +1,4 @@
-"""A deterministic FreePBX PBX history: CDR rows, the `cdr` table, WAV recordings, hostile rows.
+"""The machinery of the deterministic FreePBX history (the calls themselves are in calls.py).
 
 `generate_history(calls, seed)` streams CDR rows shaped like the real Asterisk 22 capture in
 `tests/fixtures/asterisk22-capture1` (one call = several rows sharing `linkedid`, several rows
