@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from etl.ledger.store import Ledger
 from etl.onec.push import push
-from etl.store import Ledger
 from tests.onec_helpers import cdr_row, insert_rows, onec_settings
 
 

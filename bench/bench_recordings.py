@@ -53,8 +53,8 @@ def make_tree(root: Path, n: int) -> None:
 def measure(root: str, db: str, trace: bool) -> dict[str, float]:
     """Runs inside the subprocess: first scan, then a rescan; returns the figures."""
     from etl.config import RecordingsSettings
+    from etl.ledger.store import Ledger
     from etl.recordings import scan
-    from etl.store import Ledger
 
     settings = RecordingsSettings(root=Path(root))
     ledger = Ledger.open(f"sqlite:///{db}")

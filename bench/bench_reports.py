@@ -24,9 +24,10 @@ import uuid
 from pathlib import Path
 
 from etl.config import parse_settings
-from etl.onec.readers import client_phones, clients, employees
+from etl.ledger.sql import bulk_write
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, client_phones, clients, employees
 from etl.reports import build_reports
-from etl.store import Ledger, bulk_write, calls
 
 CALL_COLS = [c.name for c in calls.columns]
 START_US = (time.time_ns() // 1000) - 100 * 86_400_000_000  # 100 days ago: every call is in the past

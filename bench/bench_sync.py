@@ -90,7 +90,7 @@ def sync_child(db: str, ledger: str, lookback: str = "6h", driver: str = "pymysq
     code = f"""
 import json, resource, time
 from etl.config import parse_settings
-from etl.store import Ledger
+from etl.ledger.store import Ledger
 from etl.sync import sync_source
 src = {{"url": "mysql+{driver}://root@127.0.0.1:3306/{db}", "timezone": "Europe/Moscow",
        "lookback": "{lookback}"}}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from etl.store import calls
+from etl.ledger.tables import calls
 
 US = 1_000_000
 CALL_COLUMNS = tuple(c.name for c in calls.columns if c.name != "updated_us")  # the ledger's own list

@@ -26,9 +26,11 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from etl.config import SourceSettings
+from etl.ledger.sql import select_in
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.normalise import normalise_chunk
 from etl.sources.csvfile import CsvSource
-from etl.store import Ledger, cdr_rows, select_in
 from etl.sync import OnCommit, SourceSummary, commit_chunk, existing_hashes, options_for
 
 PREFIX = "csv:"

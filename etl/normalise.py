@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl.cdr_columns import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 from etl.frames import pack_frame, unpack_frame
 from etl.phones import PhoneNormaliser
-from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 
 DISPOSITIONS = {
     0: "NO ANSWER",

@@ -26,8 +26,9 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select
 
-from etl.onec.outbox import delivered, outbox
-from etl.store import Ledger, cdr_rows, runs
+from etl.ledger.sql import chunked
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, delivered, outbox, runs
 
 BATCH = 5000  # keys per delete: short transactions, so a sync never waits long on the ledger
 
@@ -72,9 +73,9 @@ def _prune_runs(ledger: Ledger, cutoff: datetime, dry_run: bool) -> int:
         ids = [int(i) for (i,) in conn.execute(select(runs.c.id).where(runs.c.started < cutoff))]
     ids = [i for i in ids if i not in keep]
     if not dry_run:
-        for i in range(0, len(ids), BATCH):
+        for part in chunked(ids, BATCH):
             with ledger.begin() as conn:
-                conn.execute(delete(runs).where(runs.c.id.in_(ids[i : i + BATCH])))
+                conn.execute(delete(runs).where(runs.c.id.in_(part)))
     return len(ids)
 
 

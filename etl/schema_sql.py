@@ -1,7 +1,7 @@
 """Writes the ledger schema as SQL text per dialect into sql/ledger/ (`make schema`).
 
 The files are documentation for DBAs and a check that the schema is what the code creates:
-tests/test_schema_sql.py fails when they drift from `etl.store.metadata`.
+tests/test_schema_sql.py fails when they drift from `etl.ledger.tables.metadata`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from etl.data_files import data_folder
-from etl.schema import metadata
+from etl.ledger.tables import metadata
 
 DIALECTS = {"sqlite": sqlite.dialect(), "mysql": mysql.dialect(), "postgresql": postgresql.dialect()}
 OUT_DIR = data_folder("sql") / "ledger"

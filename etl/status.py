@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from etl.config import Settings
-from etl.store import Ledger, calls, cdr_rows, cursors, quarantine, runs
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, cdr_rows, cursors, quarantine, runs
 
 
 def _per_source(ledger: Ledger, table: Any) -> dict[str, int]:

@@ -23,6 +23,9 @@ from sqlalchemy.engine import Connection, make_url
 
 from etl.calls import group_calls
 from etl.config import SourceSettings
+from etl.ledger.sql import bulk_write, frame_rows, insert_ignore, select_in
+from etl.ledger.store import Ledger, now_utc
+from etl.ledger.tables import calls, cdr_rows, quarantine
 from etl.normalise import (
     LEDGER_ROW_COLUMNS,
     Directions,
@@ -34,17 +37,6 @@ from etl.normalise import (
 from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
 from etl.sources.base import time_cursor
-from etl.store import (
-    Ledger,
-    bulk_write,
-    calls,
-    cdr_rows,
-    frame_rows,
-    insert_ignore,
-    now_utc,
-    quarantine,
-    select_in,
-)  # fmt: skip
 
 OnCommit = Callable[[Connection, str, list[str]], None]
 Progress = Callable[[int], None]
@@ -243,7 +235,7 @@ def _reader_has_time(settings: SourceSettings) -> bool:
     url = make_url(settings.url)
     if url.get_backend_name() not in ("mysql", "mariadb"):
         return True
-    # a bare `mysql://` means pymysql here (etl.store.make_engine)
+    # a bare `mysql://` means pymysql here (etl.ledger.store.make_engine)
     return "+" in url.drivername and url.get_driver_name() in ("mysqldb", "mariadbconnector")
 
 

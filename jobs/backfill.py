@@ -13,10 +13,11 @@ from sqlalchemy import delete
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode, SourceUnreachable
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cursors
 from etl.locks import job_lock
 from etl.progress import progress
 from etl.sources import open_source
-from etl.store import Ledger, cursors
 from etl.sync import sync_source
 from jobs import stages
 from jobs.common import graceful_stop, log_summary, pick_sources, run_status, worst

@@ -11,8 +11,8 @@ import click
 
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode
+from etl.ledger.store import Ledger
 from etl.sources import open_source
-from etl.store import Ledger
 from jobs.common import worst
 
 

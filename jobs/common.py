@@ -12,7 +12,7 @@ from typing import Any
 
 from etl.config import Settings
 from etl.errors import Cdr1cError, ConfigError, ExitCode
-from etl.store import Ledger
+from etl.ledger.store import Ledger
 
 log = logging.getLogger("cdr1c")
 

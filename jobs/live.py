@@ -21,8 +21,8 @@ from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.config import Settings
 from etl.errors import AmiError, ConfigError, ExitCode
+from etl.ledger.store import Ledger
 from etl.phones import PhoneNormaliser
-from etl.store import Ledger
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 2.0  # seconds an unfinished HTTP request may take once stopping has begun

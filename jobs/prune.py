@@ -8,9 +8,9 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.retention import PruneResult, prune
-from etl.store import Ledger
 from jobs.common import human_seconds, recorded_run
 
 log = logging.getLogger("cdr1c.prune")

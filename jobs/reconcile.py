@@ -8,9 +8,9 @@ import click
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.onec.reconcile import reconcile
-from etl.store import Ledger
 from jobs.common import recorded_run
 
 LABELS = {

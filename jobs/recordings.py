@@ -10,8 +10,8 @@ import threading
 
 from etl.config import Settings
 from etl.errors import ConfigError, ExitCode
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
-from etl.store import Ledger
 from jobs import stages
 from jobs.common import recorded_run, worst
 

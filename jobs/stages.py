@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, LockHeld, OnecMappingError, OnecUnreachable
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.progress import progress
-from etl.store import Ledger
 
 log = logging.getLogger("cdr1c")
 OnCommit = Callable[[Connection, str, list[str]], None]

@@ -9,8 +9,8 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
+from etl.ledger.store import Ledger
 from etl.status import collect_status
-from etl.store import Ledger
 from jobs.common import human_seconds
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from etl import companion
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.progress import progress
-from etl.store import Ledger
 from etl.sync import sync_source
 from jobs import stages
 from jobs.common import graceful_stop, lag_text, log_summary, pick_sources, run_status, worst

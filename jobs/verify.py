@@ -9,9 +9,9 @@ import click
 
 from etl.config import Settings
 from etl.errors import ExitCode
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from etl.onec.verify import DayCounts, csv_only_rows, verify
-from etl.store import Ledger
 from jobs.common import recorded_run
 
 

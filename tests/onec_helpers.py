@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from etl.cdr_columns import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 from etl.config import (
     DEFAULT_ONEC_FIELDS,
     DEFAULT_ONEC_KEY,
@@ -20,8 +21,9 @@ from etl.config import (
     SourceSettings,
     StateSettings,
 )
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.onec.outbox import enqueue
-from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, Ledger, cdr_rows
 
 UTC = ZoneInfo("UTC")
 

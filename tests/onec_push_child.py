@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from etl.ledger.store import Ledger
 from etl.onec.push import push
-from etl.store import Ledger
 from tests.onec_helpers import onec_settings
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from etl.store import Ledger, cdr_rows, runs
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, runs
 from tests.conftest import ROOT
 
 

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from etl.cdr_columns import CDR_TEXT_COLUMNS
 from etl.config import RecordingsSettings
-from etl.store import CDR_TEXT_COLUMNS, Ledger, cdr_rows
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from tests.conftest import CAPTURE, require
 
 _TOKEN = re.compile(r"'((?:[^'\\]|\\.)*)'|(NULL)|(-?\d+(?:\.\d+)?)|([(),;])|\s+", re.S)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from etl.ami.directory import LedgerManagerDirectory
 from etl.ami.routing import TomlManagerDirectory
-from etl.onec.readers import client_phones, clients, employees
+from etl.ledger.store import Ledger
+from etl.ledger.tables import client_phones, clients, employees
 from etl.phones import PhoneNormaliser
-from etl.store import Ledger
 
 ROMASHKA, ANNA, NOBODY = (
     "11111111-1111-1111-1111-111111111111",

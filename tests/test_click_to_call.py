@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from etl.config import DEFAULT_ONEC_FIELDS, parse_settings
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, cdr_rows
 from etl.onec.records import build_record
 from etl.sandbox.ami import TOKEN, LiveStack, run
-from etl.store import Ledger, calls, cdr_rows
 from etl.sync import sync_source
 from tests.capture import capture_columns, load_cdr
 from tests.conftest import LIVE_SCENARIOS, Databases

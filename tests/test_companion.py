@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from etl.store import Ledger, calls, cdr_rows
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, cdr_rows
 from jobs.cli import cli
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import CAPTURE, Databases, require_fixtures

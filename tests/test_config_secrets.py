@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 
 from etl.config import Settings, parse_settings
 from etl.errors import ConfigError
+from etl.ledger.store import make_engine
 from etl.secrets import mask_url, redact
-from etl.store import make_engine
 from jobs.cli import cli
 from tests.conftest import MARIADB, port_open, require
 

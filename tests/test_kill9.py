@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from etl.store import Ledger, calls, cdr_rows
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, cdr_rows
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import ROOT, Databases, require_fixtures
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, LargeBinary, MetaData, String, Table, create_engine
 
 from etl.config import parse_settings
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, quarantine
 from etl.normalise import Options, decode_bytes, normalise_chunk, to_utc_us
-from etl.store import Ledger, cdr_rows, quarantine
 from etl.sync import sync_source
 from tests.conftest import Databases
 

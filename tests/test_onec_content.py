@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import runs
 from etl.onec.client import content_hint
 from etl.sandbox.crm import add_crm_sets
 from etl.sandbox.standin import StandIn
-from etl.store import Ledger, runs
 from jobs.cli import cli
 from tests.capture import load_cdr
 from tests.conftest import Databases, require_fixtures

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from etl.ledger.store import Ledger
 from etl.onec import outbox
 from etl.sandbox.standin import Faults, StandIn
-from etl.store import Ledger
 from tests.onec_helpers import cdr_row, insert_rows, ledger_count
 
 CHILD = Path(__file__).with_name("onec_push_child.py")

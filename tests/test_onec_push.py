@@ -11,10 +11,11 @@ import json
 import pytest
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.onec import outbox
 from etl.onec.push import push
 from etl.sandbox.standin import Faults, StandIn
-from etl.store import Ledger, cdr_rows
 from tests.conftest import CAPTURE, require_fixtures
 from tests.onec_helpers import capture_rows, cdr_row, insert_rows, ledger_count, onec_settings, us
 
@@ -100,7 +101,7 @@ def test_only_new_or_changed_records_are_sent(ledger_url: str) -> None:
         again = push(s, ledger)
         assert (again.unchanged, again.delivered) == (4, 0) and stand.stats.requests == before
         # reconciliation finds the event of this call: every leg's record changes → PATCH
-        from etl.onec.reconcile import call_links
+        from etl.ledger.tables import call_links
 
         ev = "51012ccc-397d-11de-b595-00055d80a2b9"
         with ledger.begin() as c:

@@ -9,15 +9,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import call_links, calls, client_phones, employees, orphan_events
 from etl.onec import outbox
 from etl.onec.client import OnecClient
 from etl.onec.metadata import check_mapping, parse_metadata
 from etl.onec.push import push
-from etl.onec.readers import client_phones, employees, phones_of
-from etl.onec.reconcile import call_links, match, orphan_events, reconcile
+from etl.onec.readers import phones_of
+from etl.onec.reconcile import match, reconcile
 from etl.sandbox.crm import add_crm_sets
 from etl.sandbox.standin import StandIn
-from etl.store import Ledger, calls
 from tests.onec_helpers import cdr_row, insert_rows, onec_settings, us
 
 REG = "InformationRegister_ЗвонкиАТС"
@@ -266,7 +267,8 @@ def test_reader_pages_through_many_events(ledger_url: str) -> None:
         ledger = Ledger.open(ledger_url)
         from datetime import datetime
 
-        from etl.onec.readers import events, read_events
+        from etl.ledger.tables import events
+        from etl.onec.readers import read_events
 
         with ledger.begin() as c, OnecClient(s.onec) as client:  # type: ignore[arg-type]
             assert read_events(c, client, s.onec, datetime(2026, 11, 25), datetime(2026, 11, 26)) == 1234  # type: ignore[arg-type]

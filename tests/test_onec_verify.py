@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from etl.config import parse_settings
+from etl.ledger.store import Ledger
 from etl.onec.push import push
 from etl.onec.verify import verify
 from etl.sandbox.standin import StandIn
 from etl.sources import open_source
-from etl.store import Ledger
 from jobs.cli import cli
 from jobs.verify import render
 from tests.capture import capture_rows as capture_rows_of_db

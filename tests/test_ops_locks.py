@@ -103,8 +103,9 @@ def test_sync_leaves_a_stage_to_its_running_standalone_job(tmp_path: Path) -> No
     """`cdr1c recordings` holds its lock: a sync loads its rows, does not scan beside it, says
     so in the run summary and exits 0; once the lock is free, the next sync scans."""
     from etl.config import load_settings
+    from etl.ledger.store import Ledger
+    from etl.ledger.tables import cdr_rows
     from etl.locks import job_lock
-    from etl.store import Ledger, cdr_rows
     from jobs import sync as sync_job
 
     require_fixtures()

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from etl.ledger.store import Ledger, now_utc
+from etl.ledger.tables import quarantine, runs
 from etl.sandbox.crm import add_crm_sets
 from etl.sandbox.standin import StandIn
-from etl.store import Ledger, now_utc, quarantine, runs
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import Databases, require_fixtures
 from tests.ops_helpers import run_cdr1c, write_config

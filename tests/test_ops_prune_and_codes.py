@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from etl.errors import ExitCode
+from etl.ledger.store import Ledger, now_utc
+from etl.ledger.tables import cdr_rows, delivered, outbox, runs
 from etl.locks import job_lock
-from etl.onec.outbox import delivered, outbox
-from etl.store import Ledger, cdr_rows, now_utc, runs
 from jobs.cli import EXIT_CODES_HELP, cli
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import ROOT, require_fixtures

@@ -7,9 +7,9 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_links, recording_problems, recordings
 from etl.recordings import link, recording_fields, scan, status_counts
-from etl.recordings.tables import recording_links, recording_problems, recordings
-from etl.store import Ledger
 from tests.conftest import CAPTURE, require_fixtures
 from tests.recordings_support import capture_cdr, capture_recordings, put_rows, row_id, settings
 

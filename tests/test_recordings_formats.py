@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recordings
 from etl.recordings import link, recording_fields, scan
 from etl.recordings.media import probe
-from etl.recordings.tables import recordings
-from etl.store import Ledger
 from tests.recordings_support import encode, put_rows, settings, tone_wav
 
 # codec → (file name, format, codec name, sample rate)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_problems, recordings
 from etl.recordings import link, recording_fields, scan, status_counts
 from etl.recordings import media as media_module
 from etl.recordings.names import stored_path_bytes
-from etl.recordings.tables import recording_problems, recordings
-from etl.store import Ledger
 from tests.recordings_support import encode, put_rows, settings, tone_wav
 
 ODD = b"in-101-\xff\xfe-20261125-120000-1795610000.5.wav"  # cp1251 / binary junk in a name

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recordings
 from etl.recordings import scan, status_counts
 from etl.recordings import scanner as scanner_module
-from etl.recordings.tables import recordings
-from etl.store import Ledger
 from tests.recordings_support import settings, tone_wav
 
 

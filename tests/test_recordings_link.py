@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from etl.config import parse_settings
 from etl.errors import ConfigError
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_links
 from etl.recordings import call_recordings, link, recording_fields, recording_url, scan
-from etl.recordings.tables import recording_links
-from etl.store import Ledger
 from tests.recordings_support import put_rows, settings, tone_wav
 
 NAMES = {

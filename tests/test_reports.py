@@ -13,12 +13,12 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import select
 
+from etl.ledger.sql import bulk_write
+from etl.ledger.tables import calls, report_rows
 from etl.reports import build_reports
 from etl.reports.figures import assign_parties, missed_not_called_back
 from etl.reports.i18n import Locale
 from etl.reports.links import RecordingLinker, e1cib_ref, event_href, guid_of_ref, safe_base, safe_relpath
-from etl.reports.state import report_rows
-from etl.store import bulk_write, calls
 from tests.reports_support import add_directory, build_pbx, guid, link_event, numbers_by_calls
 
 H = 3_600_000_000
@@ -247,7 +247,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     assert "new-call-1" in page.read_text(encoding="utf-8")
 
     # a renamed client in 1C: its page only (and the index)
-    from etl.onec.readers import clients
+    from etl.ledger.tables import clients
 
     with ledger.begin() as conn:
         conn.execute(clients.update().where(clients.c.ref_key == list(owned)[2]).values(name="Новое имя"))

@@ -12,8 +12,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from sqlalchemy import update
 
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, quarantine
 from etl.reports import build_reports
-from etl.store import Ledger, cdr_rows, quarantine
 from tests.browser import Browser, chromium_path, variance
 from tests.conftest import require
 from tests.reports_support import add_directory, build_pbx, numbers_by_calls

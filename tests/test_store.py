@@ -9,8 +9,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from etl.ledger.sql import bulk_write, frame_rows, select_in
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls
 from etl.sources.sql import rows_frame
-from etl.store import Ledger, bulk_write, calls, frame_rows, select_in
 
 CALL = {
     "source": "pbx", "start_us": 1, "answer_us": None, "end_us": 2, "wait": 0, "talk": 0,

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from etl.config import parse_settings
-from etl.store import Ledger, calls, cdr_rows, cursors, quarantine
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, cdr_rows, cursors, quarantine
 from etl.sync import sync_source
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import CAPTURE, Databases, require_fixtures

@@ -13,9 +13,9 @@ import time
 from sqlalchemy import select
 
 from etl.ami.routing import DirectoryMatch, ManagerDirectory
-from etl.onec.readers import client_phones, clients, employees
+from etl.ledger.store import Ledger
+from etl.ledger.tables import client_phones, clients, employees
 from etl.phones import PhoneNormaliser
-from etl.store import Ledger
 
 CACHE_SECONDS = 60.0
 

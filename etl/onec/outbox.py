@@ -18,56 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    func,
-    select,
-    tuple_,
-)
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from etl.store import insert_ignore, metadata, upsert
-
-outbox = Table(
-    "onec_outbox",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("enqueued_us", BigInteger, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_try_us", BigInteger, nullable=False, default=0),
-    Column("last_error", Text),
-    Index("ix_onec_outbox_next", "next_try_us"),
-)
-
-delivered = Table(
-    "onec_delivered",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("record_hash", String(32), nullable=False),
-    Column("delivered_us", BigInteger, nullable=False),
-)
-
-dead_letters = Table(
-    "onec_dead_letters",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("row_id", String(200), primary_key=True),
-    Column("record_hash", String(32), nullable=False),
-    Column("status", Integer, nullable=False),
-    Column("code", String(16)),
-    Column("message", Text, nullable=False),
-    Column("record", Text, nullable=False),
-    Column("dead_us", BigInteger, nullable=False),
-)
+from etl.ledger.sql import chunked, insert_ignore, upsert
+from etl.ledger.tables import dead_letters, delivered, outbox
 
 
 def now_us() -> int:
@@ -84,8 +39,8 @@ def enqueue(conn: Connection, source: str, row_ids: list[str]) -> None:
     rows = [
         {"source": source, "row_id": r, "enqueued_us": t, "attempts": 0, "next_try_us": 0} for r in row_ids
     ]
-    for i in range(0, len(rows), 1000):
-        insert_ignore(conn, outbox, rows[i : i + 1000])
+    for part in chunked(rows, 1000):
+        insert_ignore(conn, outbox, part)
 
 
 def pending_count(conn: Connection) -> int:
@@ -113,9 +68,9 @@ def due_batch(conn: Connection, after: tuple[str, str] | None, limit: int, now: 
 def delivered_hashes(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for source, ids in _by_source(keys).items():
-        for i in range(0, len(ids), 500):
+        for part in chunked(ids):
             stmt = select(delivered.c.row_id, delivered.c.record_hash).where(
-                delivered.c.source == source, delivered.c.row_id.in_(ids[i : i + 500])
+                delivered.c.source == source, delivered.c.row_id.in_(part)
             )
             out.update({(source, r[0]): r[1] for r in conn.execute(stmt)})
     return out
@@ -175,5 +130,5 @@ def _by_source(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _delete(conn: Connection, table: Table, keys: Sequence[tuple[str, str]]) -> None:
     for source, ids in _by_source(keys).items():
-        for i in range(0, len(ids), 500):
-            conn.execute(delete(table).where(table.c.source == source, table.c.row_id.in_(ids[i : i + 500])))
+        for part in chunked(ids):
+            conn.execute(delete(table).where(table.c.source == source, table.c.row_id.in_(part)))

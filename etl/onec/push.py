@@ -34,10 +34,12 @@ from sqlalchemy.engine import Connection
 
 from etl.config import OnecSettings, Settings
 from etl.errors import ConfigError, OnecCredentialsRefused, OnecError, OnecUnreachable
+from etl.ledger.sql import chunked
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.onec import outbox
 from etl.onec.client import OnecClient
 from etl.onec.records import build_record, differences, record_hash, record_key
-from etl.store import Ledger, cdr_rows
 
 log = logging.getLogger("cdr1c.onec.push")
 
@@ -102,7 +104,7 @@ def _load_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str,
 
 def derive_from_reconciliation(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Fill `event` and `client` from the reconciliation results (per call = linkedid)."""
-    from etl.onec.reconcile import call_links
+    from etl.ledger.tables import call_links
 
     by_source: dict[str, set[str]] = {}
     for r in rows:
@@ -110,9 +112,9 @@ def derive_from_reconciliation(conn: Connection, rows: list[dict[str, Any]]) -> 
     links: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     for source, linkedids in by_source.items():
         ids = sorted(linkedids)
-        for i in range(0, len(ids), 500):
+        for part in chunked(ids):
             stmt = select(call_links.c.linkedid, call_links.c.event_ref, call_links.c.client_ref).where(
-                call_links.c.source == source, call_links.c.linkedid.in_(ids[i : i + 500])
+                call_links.c.source == source, call_links.c.linkedid.in_(part)
             )
             for lk, ev, cl in conn.execute(stmt):
                 links[(source, lk)] = (ev, cl)
@@ -324,8 +326,7 @@ def push(
                     futures = [pool.submit(_send_odata, client, cfg, i) for i in items]
                 else:
                     futures = [
-                        pool.submit(_send_batch, client, cfg, items[j : j + cfg.batch_size])
-                        for j in range(0, len(items), cfg.batch_size)
+                        pool.submit(_send_batch, client, cfg, part) for part in chunked(items, cfg.batch_size)
                     ]
                 if inflight is not None:
                     _finish(ledger, inflight[0], summary, client, cfg, progress)

@@ -23,57 +23,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete
+from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
 from etl.config import OnecSettings
+from etl.ledger.sql import upsert
+from etl.ledger.tables import client_phones, clients, employees, events
 from etl.onec.client import EMPTY_GUID, OnecClient
 from etl.onec.records import from_wall_clock
 from etl.phones import digits, normalise_number
-from etl.store import metadata, upsert
-
-events = Table(
-    "onec_events",
-    metadata,
-    Column("ref_key", String(36), primary_key=True),
-    Column("number", String(50), nullable=False, default=""),
-    Column("date_us", BigInteger, nullable=False),
-    Column("call_id", String(150), nullable=False, default=""),
-    Column("client_ref", String(36)),
-    Column("client_type", String(100)),
-    Column("responsible_ref", String(36)),
-    Column("subject", Text),
-    Column("read_us", BigInteger, nullable=False),
-    Index("ix_onec_events_call", "call_id"),
-    Index("ix_onec_events_date", "date_us"),
-)
-
-clients = Table(
-    "onec_clients",
-    metadata,
-    Column("ref_key", String(36), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("manager_ref", String(36)),
-    Column("read_us", BigInteger, nullable=False),
-)
-
-client_phones = Table(
-    "onec_client_phones",
-    metadata,
-    Column("client_ref", String(36), primary_key=True),
-    Column("phone", String(32), primary_key=True),
-    Column("presentation", Text, nullable=False),
-    Index("ix_onec_client_phones_phone", "phone"),
-)
-
-employees = Table(
-    "onec_employees",
-    metadata,
-    Column("ref_key", String(36), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("extension", String(32)),
-    Index("ix_onec_employees_ext", "extension"),
-)
 
 _SEVERAL = re.compile(r"[,;]|\s{2,}")
 

@@ -25,45 +25,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
+from etl.ledger.sql import chunked, upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import call_links, calls, cdr_rows, client_phones, clients, events, orphan_events
 from etl.onec import outbox
 from etl.onec.client import OnecClient
-from etl.onec.readers import (
-    client_phones,
-    clients,
-    events,
-    read_clients,
-    read_employees,
-    read_events,
-)
-from etl.store import Ledger, calls, cdr_rows, metadata, upsert
-
-# One row per call (source, linkedid): what reconciliation found; the push reads event/client.
-call_links = Table(
-    "onec_call_links",
-    metadata,
-    Column("source", String(32), primary_key=True),
-    Column("linkedid", String(150), primary_key=True),
-    Column("status", String(24), nullable=False),
-    Column("event_ref", String(36)),
-    Column("client_ref", String(36)),
-    Column("phone_client_ref", String(36)),
-    Column("detail", Text),
-    Column("updated_us", BigInteger, nullable=False),
-    Index("ix_onec_call_links_status", "status"),
-)
-
-orphan_events = Table(
-    "onec_orphan_events",
-    metadata,
-    Column("ref_key", String(36), primary_key=True),
-    Column("call_id", String(150), nullable=False),
-    Column("date_us", BigInteger, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-)
+from etl.onec.readers import read_clients, read_employees, read_events
 
 PROBLEMS = ("mismatch", "no_event", "event_without_call")
 
@@ -214,8 +185,7 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
     now = outbox.now_us()
     old: dict[tuple[str, str], tuple[Any, Any]] = {}
     keys = [(r["source"], r["linkedid"]) for r in results]
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
+    for chunk in chunked(keys):
         conds = [(call_links.c.source == s) & (call_links.c.linkedid == lk) for s, lk in chunk]
         for s, lk, ev, cl in conn.execute(
             select(
@@ -238,12 +208,12 @@ def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
             changed.setdefault(r["source"], []).append(r["linkedid"])
     n = 0
     for source, linkedids in changed.items():
-        for i in range(0, len(linkedids), 500):
+        for part in chunked(linkedids):
             ids = [
                 row[0]
                 for row in conn.execute(
                     select(cdr_rows.c.row_id).where(
-                        cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(linkedids[i : i + 500])
+                        cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(part)
                     )
                 )
             ]
@@ -256,8 +226,7 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
     """Events whose call id is neither a linkedid nor a uniqueid of any row in the ledger."""
     ids = sorted({e["call_id"] for e in evs})
     known: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
+    for chunk in chunked(ids):
         for lk, uid in conn.execute(
             select(cdr_rows.c.linkedid, cdr_rows.c.uniqueid).where(
                 or_(cdr_rows.c.linkedid.in_(chunk), cdr_rows.c.uniqueid.in_(chunk))

@@ -7,6 +7,8 @@ integrity problems, and the derived fields 1C and the reports use.
     status_counts(ledger)             numbers for `cdr1c status`
 """
 
+from etl.ledger.tables import recording_links, recording_problems, recordings
+from etl.recordings.kinds import PROBLEM_KINDS
 from etl.recordings.linker import (
     LinkSummary,
     call_recordings,
@@ -17,7 +19,6 @@ from etl.recordings.linker import (
     status_counts,
 )
 from etl.recordings.scanner import ScanSummary, scan
-from etl.recordings.tables import PROBLEM_KINDS, recording_links, recording_problems, recordings
 
 __all__ = [
     "PROBLEM_KINDS",

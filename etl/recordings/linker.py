@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -27,10 +27,12 @@ from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
+from etl.ledger.sql import chunked, insert_ignore, upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows, recording_links, recording_problems, recordings
 from etl.recordings import names
+from etl.recordings.kinds import PROBLEM_KINDS
 from etl.recordings.scanner import now_us, problem
-from etl.recordings.tables import PROBLEM_KINDS, recording_links, recording_problems, recordings
-from etl.store import Ledger, cdr_rows, insert_ignore, upsert
 
 log = logging.getLogger("cdr1c.recordings")
 
@@ -249,18 +251,18 @@ class _Index:
         self.paths: set[str] = set()
         self.by_uniqueid: dict[str, list[str]] = defaultdict(list)
         cols = (recordings.c.path_id, recordings.c.relpath, recordings.c.name, recordings.c.stem)
-        for batch in _batches(sorted(wanted_names)):
+        for batch in chunked(sorted(wanted_names)):
             for r in conn.execute(select(*cols).where(recordings.c.name.in_(batch))):
                 self.by_name[r.name].append((r.path_id, r.relpath))
         stems = sorted({names.split_name(n)[0] for n in wanted_names if n not in self.by_name})
-        for batch in _batches(stems):
+        for batch in chunked(stems):
             for r in conn.execute(select(*cols).where(recordings.c.stem.in_(batch))):
                 self.by_stem[r.stem].append((r.path_id, r.relpath))
-        for batch in _batches(sorted(wanted_paths)):
+        for batch in chunked(sorted(wanted_paths)):
             self.paths.update(
                 conn.execute(select(recordings.c.path_id).where(recordings.c.path_id.in_(batch))).scalars()
             )
-        for batch in _batches(sorted(set(uniqueids))):
+        for batch in chunked(sorted(set(uniqueids))):
             for u in conn.execute(
                 select(recordings.c.path_id, recordings.c.uniqueid).where(recordings.c.uniqueid.in_(batch))
             ):
@@ -285,11 +287,6 @@ class _Index:
         folder = names.date_folder(ref.value)
         hits.sort(key=lambda h: (not (folder and h[1].startswith(folder + "/")), h[1].count("/"), h[1]))
         return hits[0][0]
-
-
-def _batches(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 def _check_durations(conn: Connection, settings: RecordingsSettings, source: str, s: LinkSummary) -> None:
@@ -318,7 +315,7 @@ def _check_durations(conn: Connection, settings: RecordingsSettings, source: str
     if not bad:
         return
     rel = {}
-    for batch in _batches(sorted({r.path_id for r in bad})):
+    for batch in chunked(sorted({r.path_id for r in bad})):
         rel.update(
             dict(
                 conn.execute(
@@ -404,7 +401,7 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
     A row without its own link gets its call's (same linkedid) best recording."""
     out: dict[str, dict[str, Any]] = {}
     ids = sorted(set(row_ids))
-    for batch in _batches(ids):
+    for batch in chunked(ids):
         rows = conn.execute(
             select(
                 cdr_rows.c.row_id,
@@ -418,7 +415,7 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
         linkedids = sorted({r.linkedid for r in rows})
         best_by_row: dict[str, tuple[Any, ...]] = {}
         best_by_call: dict[str, tuple[Any, ...]] = {}
-        for lb in _batches(linkedids):
+        for lb in chunked(linkedids):
             for r in conn.execute(
                 select(
                     recording_links.c.row_id,
@@ -439,7 +436,7 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
                 if r.linkedid not in best_by_call or cand[0] < best_by_call[r.linkedid][0]:
                     best_by_call[r.linkedid] = cand
         flagged: dict[tuple[str, str], str] = {}
-        for lb in _batches(linkedids):
+        for lb in chunked(linkedids):
             for p in conn.execute(
                 select(
                     recording_problems.c.linkedid,
@@ -454,7 +451,7 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
                 flagged[(p.linkedid, p.subject)] = p.kind
         mismatched: set[str] = set()
         pids = sorted({c[1] for c in (*best_by_row.values(), *best_by_call.values())})
-        for pb in _batches(pids):
+        for pb in chunked(pids):
             mismatched.update(
                 conn.execute(
                     select(recording_problems.c.path_id).where(
@@ -507,7 +504,7 @@ def call_recordings(
 ) -> dict[str, list[dict[str, Any]]]:
     """Every recording each call reaches, best evidence first: for per-client reports."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for lb in _batches(sorted(set(linkedids))):
+    for lb in chunked(sorted(set(linkedids))):
         stmt = (
             select(
                 recording_links.c.linkedid,

@@ -31,10 +31,11 @@ from sqlalchemy.engine import Connection
 
 from etl.config import RecordingsSettings
 from etl.errors import SourceUnreachable
+from etl.ledger.sql import chunked, upsert
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_dirs, recording_links, recording_problems, recordings
 from etl.recordings import names
 from etl.recordings.media import Media, Refused, probe
-from etl.recordings.tables import recording_dirs, recording_links, recording_problems, recordings
-from etl.store import Ledger, upsert
 
 log = logging.getLogger("cdr1c.recordings")
 
@@ -411,8 +412,8 @@ class _Scanner:
                 except OSError:
                     pass
                 gone.append(r.path_id)
-            for i in range(0, len(gone), 500):
-                _delete_files(conn, gone[i : i + 500])
+            for part in chunked(gone):
+                _delete_files(conn, part)
             self.summary.removed += len(gone)
 
     def _forget_vanished_dirs(self) -> None:
@@ -426,24 +427,22 @@ class _Scanner:
                     .scalars()
                     .all()
                 )
-                for i in range(0, len(ids), 500):
-                    _delete_files(conn, list(ids[i : i + 500]))
+                for part in chunked(ids):
+                    _delete_files(conn, list(part))
                 self.summary.removed += len(ids)
             known_dirs = conn.execute(select(recording_dirs.c.dir_hash)).scalars().all()
             gone_dirs = [dh for dh in known_dirs if dh not in self.seen_dirs]
-            for i in range(0, len(gone_dirs), 500):
-                conn.execute(
-                    delete(recording_dirs).where(recording_dirs.c.dir_hash.in_(gone_dirs[i : i + 500]))
-                )
+            for part in chunked(gone_dirs):
+                conn.execute(delete(recording_dirs).where(recording_dirs.c.dir_hash.in_(part)))
             problem_dirs = conn.execute(
                 select(recording_problems.c.dir_hash).where(recording_problems.c.origin == "scan").distinct()
             ).scalars()
             stale = [dh for dh in problem_dirs if dh not in self.seen_dirs]
-            for i in range(0, len(stale), 500):
+            for part in chunked(stale):
                 conn.execute(
                     delete(recording_problems).where(
                         recording_problems.c.origin == "scan",
-                        recording_problems.c.dir_hash.in_(stale[i : i + 500]),
+                        recording_problems.c.dir_hash.in_(part),
                     )
                 )
 

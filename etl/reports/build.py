@@ -32,9 +32,11 @@ from sqlalchemy.engine import Connection
 
 from etl.config import Settings
 from etl.errors import ConfigError
+from etl.ledger.sql import bulk_write, chunked
+from etl.ledger.store import Ledger
+from etl.ledger.tables import report_marks, report_pages, report_rows
 from etl.onec.reconcile import day_bounds_us
 from etl.phones import normalise_number
-from etl.store import Ledger, bulk_write
 
 from . import data as D
 from . import figures as F
@@ -54,7 +56,6 @@ from .render import (
     write_spliced,
     write_text,
 )
-from .state import report_marks, report_pages, report_rows
 
 MARGIN_US = 120_000_000  # re-read changes stamped up to 2 minutes before the last mark
 ROWS_FORMAT = "rows-5"  # of `report_rows`: a new one makes a full run (in the fingerprint)
@@ -727,14 +728,14 @@ class Builder:
         with self.ledger.begin() as conn:
             if self.summary.mode == "full":
                 conn.execute(delete(report_rows).where(report_rows.c.target == self.target))
-            for chunk in D._chunks(gone):
+            for chunk in chunked(gone):
                 conn.execute(
                     delete(report_rows).where(
                         report_rows.c.target == self.target, report_rows.c.party_id.in_(chunk)
                     )
                 )
-            for chunk in D._chunks(rows, 5000):
-                bulk_write(conn, report_rows, ROW_COLUMNS, chunk, update=ROW_COLUMNS[2:])
+            for part in chunked(rows, 5000):
+                bulk_write(conn, report_rows, ROW_COLUMNS, part, update=ROW_COLUMNS[2:])
         # what is stored now, without reading it all again
         merged = {} if self.summary.mode == "full" else dict(self._stored)
         for pid in gone:
@@ -1023,7 +1024,7 @@ class Builder:
         changed = [
             (self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h
         ]
-        for chunk in D._chunks(changed, 5000):
+        for chunk in chunked(changed, 5000):
             bulk_write(
                 conn,
                 report_pages,

@@ -15,20 +15,25 @@ import pandas as pd
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
 
-from etl.onec.outbox import dead_letters
-from etl.onec.readers import client_phones, clients, employees, events
-from etl.onec.reconcile import call_links, orphan_events
-from etl.recordings.tables import recording_links, recording_problems, recordings
-from etl.store import calls, cdr_rows, quarantine, runs
+from etl.ledger.sql import chunked
+from etl.ledger.tables import (
+    call_links,
+    calls,
+    cdr_rows,
+    client_phones,
+    clients,
+    dead_letters,
+    employees,
+    events,
+    orphan_events,
+    quarantine,
+    recording_links,
+    recording_problems,
+    recordings,
+    runs,
+)
 
 from .figures import CALL_COLUMNS
-
-CHUNK = 500
-
-
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 @dataclass
@@ -109,9 +114,9 @@ def read_calls(
     if numbers is None and keys is None:
         rows = list(_fetch(conn, base))
     else:
-        for chunk in _chunks(sorted(numbers or ())):
+        for chunk in chunked(sorted(numbers or ())):
             rows.extend(_fetch(conn, base.where(calls.c.external_number.in_(chunk))))
-        for kchunk in _chunks(sorted(keys or ())):
+        for kchunk in chunked(sorted(keys or ())):
             rows.extend(_fetch(conn, base.where(tuple_(calls.c.source, calls.c.linkedid).in_(kchunk))))
     frame = pd.DataFrame(rows, columns=list(CALL_COLUMNS))
     if keys is not None and numbers is not None:
@@ -144,7 +149,7 @@ def read_links(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> pd.D
     if keys is None:
         rows = list(_fetch(conn, stmt))
     else:
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunked(sorted(keys)):
             rows.extend(
                 _fetch(conn, stmt.where(tuple_(call_links.c.source, call_links.c.linkedid).in_(chunk)))
             )
@@ -158,7 +163,7 @@ def has_links(conn: Connection) -> bool:
 def linked_to(conn: Connection, client_refs: Sequence[str]) -> list[tuple[str, str]]:
     """Calls whose 1C event names one of these clients."""
     out: list[tuple[str, str]] = []
-    for chunk in _chunks(sorted(client_refs)):
+    for chunk in chunked(sorted(client_refs)):
         out.extend(
             (s, lk)
             for s, lk in conn.execute(
@@ -197,7 +202,7 @@ def read_recordings(conn: Connection, keys: Sequence[tuple[str, str]] | None) ->
     elif keys is None:
         rows = list(_fetch(conn, stmt))
     else:
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunked(sorted(keys)):
             rows.extend(
                 _fetch(
                     conn, stmt.where(tuple_(recording_links.c.source, recording_links.c.linkedid).in_(chunk))
@@ -219,7 +224,7 @@ def caller_names(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> di
     if keys is None:
         rows = list(_fetch(conn, stmt))
     else:
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunked(sorted(keys)):
             rows.extend(_fetch(conn, stmt.where(tuple_(cdr_rows.c.source, cdr_rows.c.linkedid).in_(chunk))))
     best: dict[str, tuple[int, str]] = {}
     for number, name, at in rows:
@@ -231,7 +236,7 @@ def caller_names(conn: Connection, keys: Sequence[tuple[str, str]] | None) -> di
 def event_numbers(conn: Connection, refs: Sequence[str]) -> dict[str, str]:
     """1C event document numbers, for link texts."""
     out: dict[str, str] = {}
-    for chunk in _chunks(sorted(set(refs))):
+    for chunk in chunked(sorted(set(refs))):
         out.update(
             dict(
                 conn.execute(
@@ -295,7 +300,7 @@ def changed_numbers(
             )
         )
     ]
-    for chunk in _chunks(rec_paths):
+    for chunk in chunked(rec_paths):
         link_keys.extend(
             (s, lk)
             for s, lk in conn.execute(
@@ -304,7 +309,7 @@ def changed_numbers(
                 )
             )
         )
-    for kchunk in _chunks(sorted(set(link_keys))):
+    for kchunk in chunked(sorted(set(link_keys))):
         numbers.update(
             n
             for (n,) in conn.execute(

@@ -18,11 +18,12 @@ from sqlalchemy import Column, MetaData, String, Table, and_, func, select, type
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
+from etl.cdr_columns import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
 from etl.config import SourceSettings
 from etl.errors import ConfigError, SourceUnreachable
+from etl.ledger.store import make_engine
 from etl.secrets import mask_url
 from etl.sources.base import day_on_source_clock, time_cursor
-from etl.store import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS, make_engine
 
 TIME_COLUMNS = ("calldate", "start", "answer", "end", "addtime")
 WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, *TIME_COLUMNS, "id"}

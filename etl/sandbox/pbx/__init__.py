@@ -2,7 +2,7 @@
 hostile rows (`calls.generate_history`, `tables.write_sqlite` / `write_sql`,
 `recordings.write_recordings`, `hostile.hostile_rows`; the office itself in `office`)."""
 
-from etl.store import FREEPBX_COLUMNS
+from etl.cdr_columns import FREEPBX_COLUMNS
 
 from .calls import default_start, generate_history
 from .hostile import hostile_rows

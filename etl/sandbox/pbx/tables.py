@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from etl.cdr_columns import FREEPBX_COLUMNS
 from etl.data_files import data_folder
-from etl.store import FREEPBX_COLUMNS
 
 SQL_DIR = data_folder("sql") / "cdr"
 
