@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from etl.ami.protocol import FrameParser
-from tests.ami_double import TOKEN, LiveStack
+from etl.sandbox.ami import TOKEN, LiveStack
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

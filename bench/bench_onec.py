@@ -1,6 +1,6 @@
 """1C push benchmarks (on demand: `.venv/bin/python -m bench.bench_onec`).
 
-The stand-in runs in its own process (`python -m etl.onec.standin`) so this process's CPU time
+The stand-in runs in its own process (`python -m etl.sandbox.standin`) so this process's CPU time
 is the client's alone (HTTP client, record building, ledger bookkeeping in SQLite).
 
 1. OData push throughput with `--latency` seconds per request, as a ratio to the bound
@@ -35,7 +35,7 @@ def free_port() -> int:
 def start_standin(latency: float) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etl.onec.standin", "--port", str(port), "--latency", str(latency)],
+        [sys.executable, "-m", "etl.sandbox.standin", "--port", str(port), "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )

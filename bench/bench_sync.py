@@ -52,7 +52,7 @@ def ensure_table(rows: int) -> str:
     conn.close()
     if count >= rows * 0.95:
         return name
-    from etl.demo import generate_history, write_sql
+    from etl.sandbox.pbx import generate_history, write_sql
 
     url = f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
     started = time.time()

@@ -6,15 +6,14 @@ tests/test_schema_sql.py fails when they drift from `etl.ledger.tables.metadata`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from etl.data_files import data_folder
 from etl.ledger.tables import metadata
 
 DIALECTS = {"sqlite": sqlite.dialect(), "mysql": mysql.dialect(), "postgresql": postgresql.dialect()}
-OUT_DIR = Path(__file__).resolve().parent.parent / "sql" / "ledger"
+OUT_DIR = data_folder("sql") / "ledger"
 
 
 def ddl(dialect_name: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 
 from etl.ami.client import AmiClient
 from etl.ami.protocol import FrameParser, Message
-from tests.ami_double import AmiDouble, Headers
+from etl.sandbox.ami import AmiDouble, Headers
 
 CAPTURE = Path(__file__).parent / "fixtures" / "asterisk22-live-scenarios"
 

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from etl.config import Settings, parse_settings
-from etl.demo import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, client_phones, clients, employees, events
 from etl.recordings import link, scan
+from etl.sandbox.pbx import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.sync import sync_source
 
 ZONE = "Europe/Moscow"

@@ -13,7 +13,7 @@ from etl.ami.client import AmiClient, Backoff
 from etl.ami.protocol import Message
 from etl.ami.states import ExtensionStates
 from etl.errors import AmiActionFailed, AmiConnectionLost, AmiNotConnected, AmiUnsafeValue
-from tests.ami_double import WAIT, AmiDouble, OriginatePlan, run, until
+from etl.sandbox.ami import WAIT, AmiDouble, OriginatePlan, run, until
 
 SECRET = "s3cret-ami-secret"
 FAST = Backoff(initial=0.02, maximum=0.05)

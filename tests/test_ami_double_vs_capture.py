@@ -21,7 +21,7 @@ import re
 import pytest
 
 from etl.ami.protocol import FrameParser, Message
-from tests.ami_double import AmiDouble, OriginatePlan, run
+from etl.sandbox.ami import AmiDouble, OriginatePlan, run
 from tests.live_replay import Exchange, Scenario
 
 SIMULATED = {

@@ -16,7 +16,7 @@ from etl.ami.protocol import (
     serialise_action,
 )
 from etl.errors import AmiUnsafeValue
-from tests.ami_double import frame_like_manager_c
+from etl.sandbox.ami import frame_like_manager_c
 from tests.conftest import AMI_WIRE
 
 WIRE = AMI_WIRE

@@ -6,7 +6,7 @@ import pytest
 
 from etl.ami.routing import TomlManagerDirectory
 from etl.phones import PhoneNormaliser
-from tests.ami_double import LiveStack, run, until
+from etl.sandbox.ami import LiveStack, run, until
 
 MANAGERS = {"8 916 123-45-67": "101; ООО Ромашка", "+79169999999": "102; ИП Иванов"}
 

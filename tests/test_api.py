@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 from etl.api.app import RateLimiter
 from etl.api.openapi import openapi_document
 from etl.config import parse_settings
-from tests.ami_double import TOKEN, WAIT, LiveStack, OriginatePlan, run, until
+from etl.sandbox.ami import TOKEN, WAIT, LiveStack, OriginatePlan, run, until
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -456,7 +456,7 @@ def test_ami_down_gives_503_and_degraded_health() -> None:
 def test_live_job_serves_on_the_configured_loopback_address(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tests.ami_double import AmiDouble
+    from etl.sandbox.ami import AmiDouble
 
     with socket.socket() as s:  # an ephemeral port, released just before the job binds it
         s.bind(("127.0.0.1", 0))

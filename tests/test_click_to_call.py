@@ -18,8 +18,8 @@ from etl.config import DEFAULT_ONEC_FIELDS, parse_settings
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, cdr_rows
 from etl.onec.records import build_record
+from etl.sandbox.ami import TOKEN, LiveStack, run
 from etl.sync import sync_source
-from tests.ami_double import TOKEN, LiveStack, run
 from tests.capture import capture_columns, load_cdr
 from tests.conftest import LIVE_SCENARIOS, Databases
 from tests.live_replay import Replay, Scenario

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 
 from etl.config import load_settings
-from etl.onec.standin import StandIn
+from etl.sandbox.standin import StandIn
 from jobs.cli import cli
 from tests.capture import load_cdr
 from tests.conftest import require_fixtures

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, text
 
-from etl.demo import (
+from etl.phones import normalise_number
+from etl.sandbox.pbx import (
     ASTERISK_COLUMNS,
     DISPOSITIONS,
     EMPTY_WAV_BYTES,
@@ -29,7 +30,6 @@ from etl.demo import (
     write_sql,
     write_sqlite,
 )
-from etl.phones import normalise_number
 from tests.conftest import CAPTURE, Databases, require_fixtures
 
 UNIQUEID = re.compile(r"^(\d{10})\.\d+$")

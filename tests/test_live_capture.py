@@ -23,7 +23,7 @@ from etl.ami.screenpop import ScreenPop
 from etl.api.hub import Subscription
 from etl.config import parse_settings
 from etl.phones import PhoneNormaliser
-from tests.ami_double import TOKEN, LiveStack, run
+from etl.sandbox.ami import TOKEN, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
 from tests.test_api import until
 

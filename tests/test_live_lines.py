@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.ami_double import TOKEN, LiveStack, run
+from etl.sandbox.ami import TOKEN, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
 from tests.test_api import until
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from etl.ami.operations import Policy
 from etl.config import AmiSettings, parse_settings
 from etl.errors import ConfigError, OperationRefused
-from tests.ami_double import TOKEN, LiveStack
+from etl.sandbox.ami import TOKEN, LiveStack
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FORMATS = ("8{national}", "7{national}", "+{e164}", "{e164}")

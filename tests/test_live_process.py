@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.ami_double import TOKEN, AmiDouble, run
+from etl.sandbox.ami import TOKEN, AmiDouble, run
 from tests.conftest import ROOT
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,7 +8,7 @@ import random
 
 from etl.ami.client import AmiClient, Backoff
 from etl.ami.protocol import Message
-from tests.ami_double import BANNER, AmiDouble, run
+from etl.sandbox.ami import BANNER, AmiDouble, run
 from tests.live_replay import CAPTURE, Replay, Scenario
 
 SECRET = "s3cret-ami-secret"

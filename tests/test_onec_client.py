@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from etl.errors import OnecCredentialsRefused, OnecError, OnecMappingError, OnecUnreachable
 from etl.onec.client import OnecClient, build_query, key_segment, or_chunks, parse_error
-from etl.onec.standin import Faults, StandIn
+from etl.sandbox.standin import Faults, StandIn
 from tests.onec_helpers import onec_settings
 
 REG = "InformationRegister_ЗвонкиАТС"

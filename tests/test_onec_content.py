@@ -18,8 +18,8 @@ from sqlalchemy import select
 from etl.ledger.store import Ledger
 from etl.ledger.tables import runs
 from etl.onec.client import content_hint
-from etl.onec.readers import add_crm_sets
-from etl.onec.standin import StandIn
+from etl.sandbox.crm import add_crm_sets
+from etl.sandbox.standin import StandIn
 from jobs.cli import cli
 from tests.capture import load_cdr
 from tests.conftest import Databases, require_fixtures

@@ -21,7 +21,7 @@ import pytest
 
 from etl.ledger.store import Ledger
 from etl.onec import outbox
-from etl.onec.standin import EntitySet, Faults, StandIn
+from etl.sandbox.standin import EntitySet, Faults, StandIn
 from tests.onec_helpers import cdr_row, insert_rows, ledger_count
 
 CHILD = Path(__file__).with_name("onec_push_child.py")

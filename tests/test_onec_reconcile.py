@@ -15,9 +15,10 @@ from etl.onec import outbox
 from etl.onec.client import OnecClient
 from etl.onec.metadata import check_mapping, parse_metadata
 from etl.onec.push import push
-from etl.onec.readers import add_crm_sets, phones_of
+from etl.onec.readers import phones_of
 from etl.onec.reconcile import match, reconcile
-from etl.onec.standin import StandIn
+from etl.sandbox.crm import add_crm_sets
+from etl.sandbox.standin import StandIn
 from tests.onec_helpers import cdr_row, insert_rows, onec_settings, us
 
 REG = "InformationRegister_ЗвонкиАТС"

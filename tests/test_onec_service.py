@@ -7,7 +7,7 @@ from sqlalchemy import select
 from etl.ledger.store import Ledger
 from etl.onec import outbox
 from etl.onec.push import push
-from etl.onec.standin import Faults, StandIn
+from etl.sandbox.standin import Faults, StandIn
 from tests.conftest import CAPTURE, require_fixtures
 from tests.onec_helpers import capture_rows, cdr_row, insert_rows, ledger_count, onec_settings
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from etl.config import parse_settings
 from etl.ledger.store import Ledger
 from etl.onec.push import push
-from etl.onec.standin import StandIn
 from etl.onec.verify import verify
+from etl.sandbox.standin import StandIn
 from etl.sources import open_source
 from jobs.cli import cli
 from jobs.verify import render

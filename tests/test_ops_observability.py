@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from etl.ledger.store import Ledger, now_utc
 from etl.ledger.tables import quarantine, runs
-from etl.onec.readers import add_crm_sets
-from etl.onec.standin import StandIn
+from etl.sandbox.crm import add_crm_sets
+from etl.sandbox.standin import StandIn
 from tests.capture import capture_rows, load_cdr
 from tests.conftest import Databases, require_fixtures
 from tests.ops_helpers import run_cdr1c, write_config

@@ -17,13 +17,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from etl.demo import ANCHOR, generate_history, write_sqlite
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, dead_letters, quarantine, recording_problems
 from etl.reports import build_reports
 from etl.reports.charts import MAX_TICKS, nice_ticks
 from etl.reports.reasons import reason_text
+from etl.sandbox.pbx import ANCHOR, generate_history, write_sqlite
 from etl.sync import sync_source
 from tests.browser import Browser, chromium_path
 from tests.conftest import require

@@ -12,12 +12,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-import reports
+from etl.data_files import data_folder
 
 from .i18n import Locale
 
-TEMPLATES = Path(reports.__file__).resolve().parent / "templates"
-STATIC = Path(reports.__file__).resolve().parent / "static"
+TEMPLATES = data_folder("reports") / "templates"
+STATIC = data_folder("reports") / "static"
 MAX_TEXT = 300  # characters of a foreign string shown in a cell; the rest is in the tooltip
 
 

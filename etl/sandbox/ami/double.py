@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-Headers = list[tuple[str, str]]
+from .actions import ACTIONS, Action, unknown
+from .wire import BANNER, STATUS_TEXT, Headers, callerid, cut, first_value, split_line
 
 
 @dataclass
@@ -149,7 +147,7 @@ class AmiDouble:
             if s.blocked:
                 s.held.append(data)
                 continue
-            pieces = _cut(data, chunks)
+            pieces = cut(data, chunks)
             for piece in pieces:
                 await self._send(s, piece)
                 if pause:
@@ -181,7 +179,7 @@ class AmiDouble:
         )
 
     def actions_named(self, name: str) -> list[Headers]:
-        return [a for a in self.actions if _first(a, "Action").lower() == name.lower()]
+        return [a for a in self.actions if first_value(a, "Action").lower() == name.lower()]
 
     # --- the server ------------------------------------------------------------------------
 
@@ -220,7 +218,7 @@ class AmiDouble:
                     action, lines = lines, []
                     if action == [b"\x00too-long"] or b"\x00too-long" in action:
                         continue  # "Line too long": Asterisk discards the whole message
-                    headers = [_split(x) for x in action]
+                    headers = [split_line(x) for x in action]
                     self.actions.append(headers)
                     self.action_times.append(time.perf_counter())
                     if not await self._handle(session, headers):
@@ -254,8 +252,8 @@ class AmiDouble:
     async def _handle(self, s: Session, h: Headers) -> bool:
         if self.silent:
             return True
-        action = _first(h, "Action")
-        aid = _first(h, "ActionID")
+        action = first_value(h, "Action")
+        aid = first_value(h, "ActionID")
         ids = [("ActionID", aid)] if aid else []
         name = action.lower()
 
@@ -301,85 +299,30 @@ class AmiDouble:
             return True
         if name == "originate":
             await self._originate(s, h, ids, ok, err)
-        elif name == "redirect":
-            chan = _first(h, "Channel")
-            if self.channels is not None and chan not in self.channels:
-                await self._reply(s, err(f"Channel does not exist: {chan}"))
-            else:
-                await self._reply(s, ok(("Message", "Redirect successful")))
-        elif name == "hangup":
-            chan = _first(h, "Channel")
-            if self.channels is not None and chan not in self.channels:
-                await self._reply(s, err("No such channel"))
-            else:
-                await self._reply(s, ok(("Message", "Channel Hungup")))
-        elif name == "setvar":
-            await self._reply(s, ok(("Message", "Variable Set")))
-        elif name == "extensionstate":
-            exten = _first(h, "Exten")
-            status, hint = self.extensions.get(exten, (-1, ""))
-            await self._reply(
-                s,
-                ok(
-                    ("Message", "Extension Status"),
-                    ("Exten", exten),
-                    ("Context", _first(h, "Context") or "default"),
-                    ("Hint", hint),
-                    ("Status", str(status)),
-                    ("StatusText", STATUS_TEXT.get(status, "Unknown")),
-                ),
-            )
-        elif name == "extensionstatelist":
-            out = self.message(ok(("EventList", "start"), ("Message", "Extension Statuses will follow")))
-            for exten, (status, hint) in self.extensions.items():
-                out += self.message(
-                    [
-                        ("Event", "ExtensionStatus"),
-                        *ids,
-                        ("Exten", exten),
-                        ("Context", self.hint_context),
-                        ("Hint", hint),
-                        ("Status", str(status)),
-                        ("StatusText", STATUS_TEXT.get(status, "Unknown")),
-                    ]
-                )
-            out += self.message(
-                [
-                    ("Event", "ExtensionStateListComplete"),
-                    *ids,
-                    ("EventList", "Complete"),
-                    ("ListItems", str(len(self.extensions))),
-                ]
-            )
-            await self._send(s, out)
         else:
-            await self._reply(
-                s,
-                err(
-                    f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
-                ),
-            )
+            answer = ACTIONS.get(name, unknown)(self, Action(h))
+            await self._send(s, b"".join(self.message(frame) for frame in answer))
         return True
 
     async def _login(self, s: Session, h: Headers, ok: object, err: object) -> bool:
-        user = _first(h, "Username")
+        user = first_value(h, "Username")
         secret = self.users.get(user)
-        if _first(h, "AuthType").lower() == "md5":
+        if first_value(h, "AuthType").lower() == "md5":
             good = (
                 secret is not None
                 and s.challenge is not None
-                and hashlib.md5((s.challenge + secret).encode()).hexdigest() == _first(h, "Key")
+                and hashlib.md5((s.challenge + secret).encode()).hexdigest() == first_value(h, "Key")
             )
         else:
-            good = secret is not None and _first(h, "Secret") == secret
-        aid = _first(h, "ActionID")
+            good = secret is not None and first_value(h, "Secret") == secret
+        aid = first_value(h, "ActionID")
         ids = [("ActionID", aid)] if aid else []
         if not good:
             await asyncio.sleep(self.auth_fail_delay)  # manager.c sleep(1)
             await self._reply(s, [("Response", "Error"), *ids, ("Message", "Authentication failed")])
             return False
         s.user = user
-        s.events = _first(h, "Events").lower() != "off"
+        s.events = first_value(h, "Events").lower() != "off"
         self.logins += 1
         await self._reply(s, [("Response", "Success"), *ids, ("Message", "Authentication accepted")])
         if s.events and self.fully_booted:
@@ -397,11 +340,11 @@ class AmiDouble:
 
     async def _originate(self, s: Session, h: Headers, ids: Headers, ok: object, err: object) -> None:
         plan = (
-            self.originate_plans.get(_first(h, "Exten"))
-            or self.originate_plans.get(_first(h, "Channel"))
+            self.originate_plans.get(first_value(h, "Exten"))
+            or self.originate_plans.get(first_value(h, "Channel"))
             or OriginatePlan()
         )
-        if _first(h, "Async").lower() not in ("true", "yes", "1"):
+        if first_value(h, "Async").lower() not in ("true", "yes", "1"):
             # Sync originate blocks the whole session; events are held back (docs/reference/asterisk.md §7).
             s.blocked = True
             await asyncio.sleep(self.sync_originate_delay)
@@ -425,13 +368,13 @@ class AmiDouble:
 
     async def _originate_response(self, h: Headers, ids: Headers, plan: OriginatePlan) -> None:
         await asyncio.sleep(plan.delay)
-        chan = _first(h, "Channel")
+        chan = first_value(h, "Channel")
         target = (
-            [("Application", _first(h, "Application")), ("Data", _first(h, "Data"))]
-            if _first(h, "Application")
-            else [("Context", _first(h, "Context")), ("Exten", _first(h, "Exten"))]
+            [("Application", first_value(h, "Application")), ("Data", first_value(h, "Data"))]
+            if first_value(h, "Application")
+            else [("Context", first_value(h, "Context")), ("Exten", first_value(h, "Exten"))]
         )
-        num, name = _callerid(_first(h, "CallerID"))
+        num, name = callerid(first_value(h, "CallerID"))
         # A manager event like any other (the capture): every session with events on gets it,
         # the originating one only if it has events on, and whether or not it is still there.
         await self.emit(
@@ -448,228 +391,8 @@ class AmiDouble:
                 ),
                 *target,
                 ("Reason", str(plan.reason)),
-                ("Uniqueid", _first(h, "ChannelId") or "<unknown>"),
+                ("Uniqueid", first_value(h, "ChannelId") or "<unknown>"),
                 ("CallerIDNum", num),
                 ("CallerIDName", name),
             ],
         )
-
-
-STATUS_TEXT = {
-    -2: "Removed",
-    -1: "Unknown",
-    0: "Idle",
-    1: "InUse",
-    2: "Busy",
-    4: "Unavailable",
-    8: "Ringing",
-    9: "InUse&Ringing",
-    16: "Hold",
-    17: "InUse&Hold",
-}
-
-
-def _split(line: bytes) -> tuple[str, str]:
-    key, _, value = line.partition(b":")
-    return key.decode("utf-8", "surrogateescape").strip(), value.lstrip(b" \t").decode(
-        "utf-8", "surrogateescape"
-    )
-
-
-def _first(headers: Headers, key: str) -> str:
-    """manager.c __astman_get_header: first occurrence wins, keys case-insensitive."""
-    lk = key.lower()
-    for k, v in headers:
-        if k.lower() == lk:
-            return v
-    return ""
-
-
-def _callerid(value: str) -> tuple[str, str]:
-    if "<" in value and value.endswith(">"):
-        name, _, num = value.rpartition("<")
-        return num[:-1], name.strip().strip('"') or "<unknown>"
-    return (value or "<unknown>"), "<unknown>"
-
-
-def _cut(data: bytes, chunks: list[int] | None) -> list[bytes]:
-    if not chunks:
-        return [data]
-    out, pos = [], 0
-    for size in chunks:
-        if pos >= len(data):
-            break
-        out.append(data[pos : pos + size])
-        pos += size
-    if pos < len(data):
-        out.append(data[pos:])
-    return out
-
-
-def frame_like_manager_c(data: bytes) -> list[Headers]:
-    """Split bytes into actions exactly as manager.c reads them (for injection tests)."""
-    out: list[Headers] = []
-    lines: list[bytes] = []
-    too_long = False
-    for line in data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > 1024:
-            too_long = True
-            continue
-        if line:
-            lines.append(line)
-            continue
-        if lines and not too_long:
-            out.append([_split(x) for x in lines])
-        lines, too_long = [], False
-    if lines:
-        out.append([_split(x) for x in lines])  # an unterminated tail still counts as injected
-    return out
-
-
-WAIT = 30.0  # seconds: a generous bound on anything a test waits for; only a failure waits it out
-
-
-async def until(cond: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `cond` until it holds, within a generous deadline (never a fixed sleep, then assert)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
-
-
-def run(coro: object, timeout: float = 4 * WAIT) -> object:
-    """Run a coroutine in a fresh event loop with a hard timeout (no pytest-asyncio needed)."""
-
-    async def bounded() -> object:
-        return await asyncio.wait_for(coro, timeout)  # type: ignore[arg-type]
-
-    return asyncio.run(bounded())
-
-
-# --- the whole live stack on loopback, for API tests and benchmarks ---------------------------
-
-TOKEN = "t0ken-for-tests-0123456789"
-
-
-class LiveStack:
-    """Double + AMI client + operations + states + hub + HTTP API, all on 127.0.0.1:0."""
-
-    def __init__(
-        self,
-        *,
-        managers: dict[str, str] | None = None,
-        rate: str = "1000/s",
-        backfill: object = None,
-        ivr_context: str = "ivr",
-        dry_run: bool = False,
-        call_ids: Callable[[], str] | None = None,
-        **settings: Any,
-    ) -> None:
-        from etl.config import AmiSettings
-
-        self.double = AmiDouble()
-        self.settings = AmiSettings(
-            host="127.0.0.1",
-            port=0,
-            user="cdr1c",
-            secret="s3cret-ami-secret",
-            context="from-internal",
-            ivr_context=ivr_context,
-            intercept_context="from-internal-xfer",
-            routing_context="cdr1c-route",
-            managers=managers or {},
-            routing_dry_run=dry_run,
-            hint_context="ext-local",
-        )
-        self.settings = dataclasses.replace(self.settings, **settings)
-        self.call_ids = call_ids
-        self.rate = rate
-        self.backfill = backfill
-        self.url = ""
-
-    async def __aenter__(self) -> LiveStack:
-        from aiohttp import web
-
-        from etl.ami.client import AmiClient, Backoff
-        from etl.ami.operations import Operations
-        from etl.ami.routing import SmartRouter, TomlManagerDirectory
-        from etl.ami.screenpop import ScreenPop
-        from etl.ami.states import ExtensionStates
-        from etl.api.app import LiveContext, create_app
-        from etl.api.hub import EventHub
-        from etl.api.jobs import BackfillJobs
-        from etl.phones import PhoneNormaliser
-
-        await self.double.start()
-        self.settings = dataclasses.replace(self.settings, port=self.double.port)
-        s = self.settings
-        self.client = AmiClient(s.host, s.port, s.user, s.secret, backoff=Backoff(0.02, 0.05))
-        self.normaliser = PhoneNormaliser("RU", s.extension_pattern)
-        self.states = ExtensionStates(s.channel, s.hint_context)
-        self.directory = TomlManagerDirectory(s.managers, self.normaliser)
-        self.hub = EventHub()
-        self.pop = ScreenPop(s.channel, self.normaliser, self.directory)
-        if self.call_ids is None:
-            self.ops = Operations(self.client, s, calls=self.pop.calls)
-        else:
-            self.ops = Operations(self.client, s, self.call_ids, calls=self.pop.calls)
-        self.router = SmartRouter(
-            self.ops,
-            self.states,
-            self.directory,
-            self.normaliser,
-            ivr_context=s.ivr_context,
-            ring_timeout=s.routing_ring_timeout,
-            dry_run=s.routing_dry_run,
-        )
-
-        async def resync(c: AmiClient) -> None:
-            self.pop.calls.reset()
-            _, items = await c.send_list("ExtensionStateList")
-            self.states.replace_all(items)
-
-        def on_event(msg: object) -> None:
-            if self.states.apply(msg):  # type: ignore[arg-type]
-                return
-            ev = self.pop.translate(msg)  # type: ignore[arg-type]
-            if ev is not None:
-                self.hub.publish(ev)
-            self.router.on_event(msg)  # type: ignore[arg-type]
-
-        self.client.on_connect(resync)
-        self.client.on_event(on_event)
-        await self.client.start()
-        await self.client.wait_connected(WAIT)
-        self.jobs = BackfillJobs(self.backfill) if self.backfill else None  # type: ignore[arg-type]
-
-        def status() -> dict[str, object]:
-            return {"connected": self.client.connected, "connects": self.client.connects}
-
-        app = create_app(
-            LiveContext(
-                token=TOKEN,
-                ops=self.ops,
-                states=self.states,
-                hub=self.hub,
-                ami_status=status,
-                jobs=self.jobs,
-                originate_rate=self.rate,
-                sse_keepalive=0.2,
-            )
-        )
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.stop()
-        await self.runner.cleanup()
-        await self.double.stop()
-        if self.jobs:
-            self.jobs.shutdown()
