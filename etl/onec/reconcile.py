@@ -29,6 +29,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
+from etl.days import day_bounds_us
 from etl.ledger.sql import chunked, upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, cdr_rows, client_phones, clients, events, orphan_events
@@ -51,13 +52,6 @@ class ReconcileSummary:
     @property
     def problems(self) -> int:
         return sum(self.counts.get(k, 0) for k in PROBLEMS)
-
-
-def day_bounds_us(since: date, until: date, zone: ZoneInfo) -> tuple[int, int]:
-    """[since 00:00, until+1 00:00) in `zone`, as UTC microseconds."""
-    lo = datetime.combine(since, time(), zone)
-    hi = datetime.combine(until + timedelta(days=1), time(), zone)
-    return int(lo.timestamp() * 1e6), int(hi.timestamp() * 1e6)
 
 
 def match(

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from etl.companion import PREFIX as CSV_PREFIX
 from etl.config import Settings
+from etl.days import day_bounds_us
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows
 from etl.onec.client import OnecClient, literal
-from etl.onec.reconcile import day_bounds_us
 
 SourceCounter = Callable[[str, date, date], dict[date, int] | None]
 

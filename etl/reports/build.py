@@ -31,11 +31,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
+from etl.days import day_bounds_us
 from etl.errors import ConfigError
 from etl.ledger.sql import bulk_write, chunked
 from etl.ledger.store import Ledger
 from etl.ledger.tables import report_marks, report_pages, report_rows
-from etl.onec.reconcile import day_bounds_us
 from etl.phones import normalise_number
 
 from . import data as D
