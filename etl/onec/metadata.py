@@ -1,29 +1,24 @@
-"""`$metadata`: fetch once, cache on disk, check the configured mapping against it.
+"""`$metadata`: parse the publication's CSDL, check the configured mapping against it.
 
 1C silently ignores unknown fields on write and truncates long strings
 (docs/reference/onec-http.md §1.6), so a
-typo in `[onec.fields]` would lose data without a single error. `check_mapping` compares every
-configured entity set and field with the publication's CSDL. The document is 10–17 MB and takes
-~20 s on a real base (§1.1, [P4]): it is parsed as a stream into a small index (entity set →
-field → type, length; key) and that index is cached as JSON; `refresh=True` fetches it again.
+typo in `[onec.fields]` would lose data without a single error. `mapping_problems` compares
+every configured entity set and field with the publication's CSDL. The document is 10–17 MB and
+takes ~20 s on a real base (§1.1, [P4]): it is parsed as a stream into a small index (entity
+set → field → type, length; key). `cdr1c check` reads it fresh each time and writes nothing.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from etl.config import OnecSettings, Settings
-from etl.onec.client import OnecClient, content_hint
+from etl.config import OnecSettings
+from etl.onec.client import content_hint
 from etl.onec.readers import event_client_field
 from etl.onec.records import NUMERIC_TYPES, ROW_FIELD_TYPES
-
-CACHE_NAME = "onec-metadata.json"
 
 
 @dataclass
@@ -31,15 +26,6 @@ class MetadataIndex:
     sets: dict[str, dict[str, tuple[str, int | None]]]  # entity set → field → (type, length)
     keys: dict[str, list[str]]
     fetched: float
-
-    def to_json(self) -> str:
-        return json.dumps({"fetched": self.fetched, "sets": self.sets, "keys": self.keys}, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> MetadataIndex:
-        doc = json.loads(text)
-        sets = {s: {f: (t[0], t[1]) for f, t in fields.items()} for s, fields in doc["sets"].items()}
-        return cls(sets, doc["keys"], doc["fetched"])
 
 
 def parse_metadata(data: bytes) -> MetadataIndex:
@@ -70,30 +56,6 @@ def parse_metadata(data: bytes) -> MetadataIndex:
     sets = {s: types.get(t, {}) for s, t in set_types.items()}
     set_keys = {s: type_keys.get(t, []) for s, t in set_types.items()}
     return MetadataIndex(sets, set_keys, time.time())
-
-
-def cache_path(settings: Settings) -> Path:
-    cfg = settings.onec
-    assert cfg is not None
-    if cfg.metadata_cache:
-        return cfg.metadata_cache
-    return settings.lock_dir / CACHE_NAME
-
-
-def load_metadata(settings: Settings, client: OnecClient, *, refresh: bool = False) -> MetadataIndex:
-    """The index from the disk cache, or fetched from 1C (and cached) when absent or `refresh`."""
-    path = cache_path(settings)
-    if not refresh and path.exists():
-        try:
-            return MetadataIndex.from_json(path.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged cache is fetched again
-    index = parse_metadata(client.metadata())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(index.to_json(), encoding="utf-8")
-    tmp.replace(path)
-    return index
 
 
 def _compatible(expected: str, actual: str) -> bool:
@@ -159,21 +121,3 @@ def mapping_problems(cfg: OnecSettings, index: MetadataIndex) -> list[str]:
                     "in 1C or add the attribute (docs/onec-setup.md §4)"
                 )
     return problems
-
-
-def check_mapping(settings: Settings, client: OnecClient | None = None, refresh: bool = False) -> list[str]:
-    """Problems of the `[onec]` mapping against `$metadata` (empty list = OK), for `cdr1c check`."""
-    cfg = settings.onec
-    if cfg is None:
-        return []
-    own = client is None
-    client = client or OnecClient(cfg)
-    try:
-        index = load_metadata(settings, client, refresh=refresh)
-    finally:
-        if own:
-            client.close()
-    return mapping_problems(cfg, index)
-
-
-_ = Any
