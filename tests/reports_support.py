@@ -5,7 +5,6 @@ employees, events and links) written into the 1C cache tables."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.config import Settings, parse_settings
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
@@ -93,7 +93,7 @@ def add_directory(
 ) -> dict[str, list[str]]:
     """Clients owning `numbers` (two numbers for the first client), managers among the demo
     employees; returns client ref → its numbers."""
-    now = time.time_ns() // 1000
+    now = now_us()
     staff = [(guid(f"emp{ext}"), name, ext) for ext, name in EMPLOYEES.items()]
     owned: dict[str, list[str]] = {}
     groups = [numbers[:2]] + [[n] for n in numbers[2:]]
@@ -127,7 +127,7 @@ def add_directory(
 def link_event(
     ledger: Ledger, source: str, linkedid: str, client_ref: str, event_ref: str, number: str = "1"
 ) -> None:
-    now = time.time_ns() // 1000
+    now = now_us()
     with ledger.begin() as conn:
         upsert(
             conn,

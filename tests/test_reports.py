@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.ledger.sql import bulk_write
 from etl.ledger.tables import calls, report_rows
 from etl.reports import build_reports
@@ -151,7 +151,7 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
             calls,
             [c.name for c in calls.columns],
             [
-                ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, time.time_ns() // 1000)
+                ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, now_us())
                 for lk, n, t, d, o, w, tk in extra
             ],
         )
@@ -237,7 +237,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     row.update(
         linkedid="new-call-1",
         start_us=row["start_us"] + 60_000_000,
-        updated_us=time.time_ns() // 1000 + 10**9,
+        updated_us=now_us() + 10**9,
     )
     with ledger.begin() as conn:
         conn.execute(calls.insert(), [row])

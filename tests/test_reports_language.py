@@ -6,7 +6,6 @@ legend in one case; and the stored reasons the pipeline writes all have a Russia
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
@@ -17,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, dead_letters, quarantine, recording_problems
@@ -96,7 +96,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Le
     numbers = numbers_by_calls(ledger)
     owned = add_directory(ledger, numbers[:6], names=["Ромашка", "Лютик"])
     first = next(iter(owned))
-    now = time.time_ns() // 1000
+    now = now_us()
     with ledger.engine.connect() as conn:
         linkedids = conn.execute(
             select(calls.c.linkedid).where(calls.c.external_number == owned[first][0]).limit(2)

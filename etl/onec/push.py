@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import OnecSettings, Settings
 from etl.errors import ConfigError, OnecCredentialsRefused, OnecError, OnecUnreachable
 from etl.ledger.sql import chunked
@@ -249,7 +250,7 @@ def _record_outcomes(
     ]
     outbox.mark_dead(conn, dead)
     retry = [(o.item.source, o.item.row_id, client.redact(o.message)) for o in outcomes if o.kind == "retry"]
-    outbox.mark_retry(conn, retry, outbox.now_us() + int(backoff_s * 1_000_000))
+    outbox.mark_retry(conn, retry, now_us() + int(backoff_s * 1_000_000))
     for o in outcomes:
         if o.kind in ("delivered", "held"):
             summary.delivered += 1
@@ -291,7 +292,7 @@ def push(
     own_client = client is None
     client = client or OnecClient(cfg)
     batch = cfg.batch_size if cfg.mode == "http-service" else max(cfg.concurrency * 16, 64)
-    now = outbox.now_us()
+    now = now_us()
     try:
         with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="onec-push") as pool:
             after: tuple[str, str] | None = None

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import Settings
 from etl.days import day_bounds_us
 from etl.ledger.sql import chunked, upsert
@@ -176,7 +177,7 @@ def reconcile(
 
 def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
     """Upsert the results; re-enqueue every row of a call whose event or client changed."""
-    now = outbox.now_us()
+    now = now_us()
     old: dict[tuple[str, str], tuple[Any, Any]] = {}
     keys = [(r["source"], r["linkedid"]) for r in results]
     for chunk in chunked(keys):
@@ -231,7 +232,7 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
     conn.execute(
         delete(orphan_events).where(orphan_events.c.ref_key.in_([e["ref_key"] for e in evs] or [""]))
     )
-    now = outbox.now_us()
+    now = now_us()
     upsert(
         conn,
         orphan_events,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import Settings
 from etl.errors import ConfigError
 from etl.ledger.sql import bulk_write, chunked
@@ -150,7 +151,7 @@ class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
         return dirty, new_stamps
 
     def _save_hashes(self, conn: Connection) -> None:
-        now = time.time_ns() // 1000
+        now = now_us()
         changed = [
             (self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h
         ]
