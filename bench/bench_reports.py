@@ -110,7 +110,9 @@ def main() -> None:
         )
         ledger = Ledger.open(url)
         t0 = time.perf_counter()
-        full = build_reports(settings, ledger)
+        full = build_reports(
+            settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings
+        )
         t_full = time.perf_counter() - t0
         rnd = random.Random(2)
         now = now_us()
@@ -141,7 +143,9 @@ def main() -> None:
                 ],
             )
         t0 = time.perf_counter()
-        inc = build_reports(settings, ledger)
+        inc = build_reports(
+            settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings
+        )
         t_inc = time.perf_counter() - t0
         ledger.close()
         result = {

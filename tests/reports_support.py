@@ -18,11 +18,19 @@ from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, client_phones, clients, employees, events
 from etl.recordings import link, scan
+from etl.reports import ReportSummary, build_reports
 from etl.sandbox.pbx import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.sync import sync_source
 
 ZONE = "Europe/Moscow"
 NS = uuid.UUID("7b0e4c1e-0000-4000-8000-00000000c0de")
+
+
+def render(settings: Settings, ledger: Ledger, **options: Any) -> ReportSummary:
+    """`build_reports` with the sections `cdr1c report` hands it."""
+    return build_reports(
+        settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings, **options
+    )
 
 
 def guid(name: str) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from etl.clock import now_us
-from etl.config import OnecSettings, Settings
+from etl.config import OnecSettings
 from etl.errors import ConfigError, OnecCredentialsRefused, OnecError, OnecUnreachable
 from etl.ledger.sql import chunked
 from etl.ledger.store import Ledger
@@ -272,7 +272,7 @@ def _record_outcomes(
 
 
 def push(
-    settings: Settings,
+    cfg: OnecSettings,
     ledger: Ledger,
     *,
     dry_run: bool = False,
@@ -283,9 +283,6 @@ def push(
     """Send every due outbox row to 1C; returns the counts. `progress(n)` is called with the
     number of rows handled as each batch completes; `derive(conn, rows)` may add derived fields
     (e.g. `recording_path`) to the row dicts before records are built."""
-    cfg = settings.onec
-    if cfg is None:
-        return PushSummary()
     started = time.monotonic()
     zone = ZoneInfo(cfg.timezone)
     summary = PushSummary(dry_run=dry_run)
