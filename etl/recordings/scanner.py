@@ -32,14 +32,16 @@ from etl.ledger.store import Ledger
 from etl.ledger.tables import recording_dirs, recording_problems, recordings
 from etl.recordings import names
 from etl.recordings.forget import forget_gone_files, forget_vanished_dirs
-from etl.recordings.media import Media, Refused, probe
+from etl.recordings.media import Refused, probe
 from etl.recordings.problems import problem, unique_problems
 from etl.recordings.progress import Bar, progress_bar
+from etl.recordings.rows import file_row
 from etl.recordings.summaries import ScanSummary
 
 log = logging.getLogger("cdr1c.recordings")
 
 _FILE_KINDS = ("empty", "unreadable", "odd_name")  # problems tied to a scanned file
+_COUNTED = {"empty": "empty", "unreadable": "unreadable", "odd_name": "odd_names"}  # ScanSummary's
 _RECORDING_COLUMNS = [c.name for c in recordings.columns if c.name != "path_id"]
 _KNOWN = select(
     recordings.c.path_id, recordings.c.size, recordings.c.mtime_ns, recordings.c.pattern_tag
@@ -276,7 +278,12 @@ class _Scanner:
                     self.summary.new += 1
                 else:
                     self.summary.changed += 1
-                row, file_problems = self._row(pid, dir_hash, relp, st, media)
+                row, file_problems = file_row(
+                    pid, dir_hash, relp, st, media, self.patterns, self.tag, now_us()
+                )
+                for p in file_problems:  # empty, unreadable, odd_name: counted as read in this run
+                    counter = _COUNTED[p["kind"]]
+                    setattr(self.summary, counter, getattr(self.summary, counter) + 1)
                 rows.append(row)
                 problems.extend(file_problems)
             if rows:
@@ -299,69 +306,6 @@ class _Scanner:
         if self.bar:
             self.bar.advance(len(batch), self.summary)
         return present
-
-    def _row(
-        self, pid: str, dir_hash: str, relp: bytes, st: os.stat_result, media: Media
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        shown, raw = names.display_path(relp)
-        name = shown.rsplit("/", 1)[-1]
-        stem = names.split_name(name)[0]
-        seen = now_us()
-        row = {
-            "path_id": pid,
-            "relpath": shown,
-            "relpath_b64": raw,
-            "dir_hash": dir_hash,
-            "name": name[:255],
-            "stem": stem[:255],
-            "uniqueid": names.uniqueid_from_name(name, self.patterns),
-            "pattern_tag": self.tag,
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "recorded_us": names.time_from_name(name) or st.st_mtime_ns // 1000,
-            "state": media.state,
-            "format": media.format,
-            "codec": media.codec,
-            "sample_rate": media.sample_rate,
-            "channels": media.channels,
-            "bitrate": media.bitrate,
-            "duration": media.duration,
-            "error": media.error,
-            "scanned_us": seen,
-        }
-        problems = []
-        if media.state in ("empty", "unreadable"):
-            kind = media.state
-            if kind == "empty":
-                self.summary.empty += 1
-            else:
-                self.summary.unreadable += 1
-            problems.append(
-                problem(
-                    kind,
-                    "scan",
-                    shown,
-                    media.error or kind,
-                    path_id=pid,
-                    dir_hash=dir_hash,
-                    seen_us=seen,
-                )
-            )
-        if raw is not None:
-            self.summary.odd_names += 1
-            problems.append(
-                problem(
-                    "odd_name",
-                    "scan",
-                    shown,
-                    f"file name is not valid UTF-8; kept byte for byte, shown as {shown!r}; "
-                    "no CDR name can match it",
-                    path_id=pid,
-                    dir_hash=dir_hash,
-                    seen_us=seen,
-                )
-            )
-        return row, problems
 
     # --- what disappeared -----------------------------------------------------------------
     def _forget_gone_files(self, dir_hash: str, present: int) -> None:
