@@ -228,9 +228,8 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
         ):
             known.update((lk, uid))
     orphans = [e for e in evs if e["call_id"] not in known]
-    conn.execute(
-        delete(orphan_events).where(orphan_events.c.ref_key.in_([e["ref_key"] for e in evs] or [""]))
-    )
+    for part in chunked([e["ref_key"] for e in evs]):
+        conn.execute(delete(orphan_events).where(orphan_events.c.ref_key.in_(part)))
     now = now_us()
     upsert(
         conn,
