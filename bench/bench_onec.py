@@ -63,7 +63,7 @@ def run_push(mode: str, n: int, latency: float, concurrency: int, batch: int, tm
             [cdr_row(uniqueid=f"{1795650000 + i}.{i}", cnam="Смирнова Ольга") for i in range(n)],
         )
         cpu0, t0 = time.process_time(), time.perf_counter()
-        summary = push(settings, ledger)
+        summary = push(settings.onec, ledger)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         ledger.close()
         assert summary.delivered == n, summary

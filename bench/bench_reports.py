@@ -23,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+from etl.clock import now_us
 from etl.config import parse_settings
 from etl.ledger.sql import bulk_write
 from etl.ledger.store import Ledger
@@ -30,7 +31,7 @@ from etl.ledger.tables import calls, client_phones, clients, employees
 from etl.reports import build_reports
 
 CALL_COLS = [c.name for c in calls.columns]
-START_US = (time.time_ns() // 1000) - 100 * 86_400_000_000  # 100 days ago: every call is in the past
+START_US = (now_us()) - 100 * 86_400_000_000  # 100 days ago: every call is in the past
 DAY_US = 86_400_000_000
 
 
@@ -109,10 +110,12 @@ def main() -> None:
         )
         ledger = Ledger.open(url)
         t0 = time.perf_counter()
-        full = build_reports(settings, ledger)
+        full = build_reports(
+            settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings
+        )
         t_full = time.perf_counter() - t0
         rnd = random.Random(2)
-        now = time.time_ns() // 1000
+        now = now_us()
         with ledger.begin() as conn:
             bulk_write(
                 conn,
@@ -140,7 +143,9 @@ def main() -> None:
                 ],
             )
         t0 = time.perf_counter()
-        inc = build_reports(settings, ledger)
+        inc = build_reports(
+            settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings
+        )
         t_inc = time.perf_counter() - t0
         ledger.close()
         result = {

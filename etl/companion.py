@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import SourceSettings
 from etl.ledger.sql import select_in
 from etl.ledger.store import Ledger
@@ -93,7 +93,7 @@ def fill_from_csv(
     """Load the CSV rows (up to byte `limit`) that the ledger lacks into source `settings.name`."""
     summary = CompanionSummary(settings.name)
     src = CsvSource(csv_settings(settings))
-    opts = options_for(csv_settings(settings), src.has_sequence, int(time.time() * 1_000_000))
+    opts = options_for(csv_settings(settings), src.has_sequence, now_us())
     key = f"csvfill:{settings.name}"
     stored = ledger.get_cursor(key)
     cursor = stored[1] if stored else None

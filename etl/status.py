@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from etl.clock import now_us
 from etl.config import Settings
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, cdr_rows, cursors, quarantine, runs
@@ -51,9 +52,7 @@ def collect_status(settings: Settings, ledger: Ledger) -> dict[str, Any]:
             "cursor": cur[name][1] if name in cur else None,
             "cursor_column": cur[name][0] if name in cur else None,
             "newest_call": _iso(newest_us),
-            "lag_seconds": None
-            if newest_us is None
-            else max(0, int(datetime.now(UTC).timestamp() - newest_us / 1e6)),
+            "lag_seconds": None if newest_us is None else max(0, (now_us() - newest_us) // 1_000_000),
             "quarantine_reasons": {r: n for (s, r), n in sorted(reasons.items()) if s == name},
             "configured": name in settings.sources,
         }

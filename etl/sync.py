@@ -11,7 +11,6 @@ look-back reads the rest again.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, make_url
 
 from etl.calls import group_calls
+from etl.clock import now_us
 from etl.config import SourceSettings
 from etl.ledger.sql import bulk_write, frame_rows, insert_ignore, select_in
 from etl.ledger.store import Ledger, now_utc
@@ -113,7 +113,7 @@ def rebuild_calls(conn: Connection, source: str, new_rows: pd.DataFrame) -> int:
         built[col] = built[col].astype("Int64")
     columns = [c.name for c in calls.columns]
     update = [c for c in columns if c not in ("source", "linkedid")]
-    stamp = {"updated_us": int(time.time() * 1_000_000)}
+    stamp = {"updated_us": now_us()}
     bulk_write(conn, calls, columns, frame_rows(built, calls, columns, stamp), update=update)
     return len(built)
 
@@ -181,7 +181,7 @@ def sync_source(
     own_source = source is None
     src = source or open_source(settings)
     summary = SourceSummary(source=settings.name, dry_run=dry_run)
-    opts = options_for(settings, src.has_sequence, int(time.time() * 1_000_000))
+    opts = options_for(settings, src.has_sequence, now_us())
     cursor_key = resume_key or settings.name
     stored = ledger.get_cursor(cursor_key)
     cursor_column = "window" if window is not None else src.cursor_column
@@ -298,7 +298,7 @@ def commit_chunk(
         return
     oldest = int(new_rows["calldate_us"].min())
     summary.oldest_new_us = oldest if summary.oldest_new_us is None else min(oldest, summary.oldest_new_us)
-    loaded = {"loaded_us": int(time.time() * 1_000_000)}
+    loaded = {"loaded_us": now_us()}
     bulk_write(conn, cdr_rows, ROW_COLUMNS, frame_rows(new_rows, cdr_rows, ROW_COLUMNS, loaded))
     summary.new += len(new_rows)
     summary.calls += rebuild_calls(conn, summary.source, new_rows)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from etl.clock import now_us
 from etl.config import Settings
 from etl.errors import Cdr1cError, ConfigError, ExitCode, StoreUnreachable
 from etl.ledger.store import Ledger
@@ -60,7 +61,7 @@ def graceful_stop(
 def lag_text(newest_us: int | None) -> str:
     if newest_us is None:
         return "no calls yet"
-    return human_seconds(max(0, int(time.time() - newest_us / 1_000_000)))
+    return human_seconds(max(0, (now_us() - newest_us) // 1_000_000))
 
 
 def human_seconds(seconds: int) -> str:

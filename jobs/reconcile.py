@@ -21,10 +21,13 @@ LABELS = {
 
 
 def run(settings: Settings, *, since: date | None = None, until: date | None = None) -> ExitCode:
-    if settings.onec is None:
+    onec = settings.onec
+    if onec is None:
         raise ConfigError("reconciliation needs an [onec] section", "onec")
     with job_run("reconcile", settings) as run:
-        summary = reconcile(settings, run.ledger, since=since, until=until)
+        summary = reconcile(
+            onec, run.ledger, out_dir=settings.report_settings().dir, since=since, until=until
+        )
         run.summary.update(
             since=summary.since, until=summary.until, counts=summary.counts,
             requeued_rows=summary.requeued_rows,

@@ -23,8 +23,9 @@ def run(
 ) -> ExitCode:
     with job_run("report", settings) as run:
         summary = build_reports(
-            settings, run.ledger, client=client, since=since, until=until, out_dir=out_dir
-        )
+            settings.report_settings(), run.ledger, onec=settings.onec, recordings=settings.recordings,
+            client=client, since=since, until=until, out_dir=out_dir,
+        )  # fmt: skip
         run.summary.update(
             mode=summary.mode, rendered=summary.pages_rendered, unchanged=summary.pages_unchanged,
             calls=summary.calls, callbacks=summary.callbacks,

@@ -112,12 +112,14 @@ def reconcile(
     since: date | None = None,
     until: date | None = None,
 ) -> list[ExitCode]:
-    if settings.onec is None:
+    if settings.onec is None:  # no [onec]: the stage is off
         return []
     from etl.onec.reconcile import reconcile as run_reconcile
 
     try:
-        result = run_reconcile(settings, ledger, since=since, until=until)
+        result = run_reconcile(
+            settings.onec, ledger, out_dir=settings.report_settings().dir, since=since, until=until
+        )
     except OnecMappingError as exc:  # 1C lacks an entity set or field: the push still runs
         failed(summary, "reconcile", exc)
         return [ExitCode.NEEDS_ATTENTION]
@@ -132,14 +134,14 @@ def reconcile(
 def push(
     settings: Settings, ledger: Ledger, summary: dict[str, Any], *, dry_run: bool = False
 ) -> list[ExitCode]:
-    if settings.onec is None:
+    if settings.onec is None:  # no [onec]: the stage is off
         return []
     from etl.onec.push import push as run_push
 
     derive = recording_derive if settings.recordings is not None else None
     try:
         with progress("push to 1C", unit="records") as advance:
-            result = run_push(settings, ledger, dry_run=dry_run, progress=advance, derive=derive)
+            result = run_push(settings.onec, ledger, dry_run=dry_run, progress=advance, derive=derive)
     except Cdr1cError as exc:
         failed(summary, "push", exc)
         return [exc.exit_code]

@@ -15,4 +15,4 @@ if __name__ == "__main__":
     url, ledger_url = sys.argv[1], sys.argv[2]
     settings = onec_settings(url, ledger_url, concurrency=4)
     ledger = Ledger.open(ledger_url)
-    print(push(settings, ledger), flush=True)
+    print(push(settings.onec, ledger), flush=True)

@@ -5,7 +5,6 @@ employees, events and links) written into the 1C cache tables."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -13,16 +12,25 @@ from typing import Any
 
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.config import Settings, parse_settings
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, client_phones, clients, employees, events
 from etl.recordings import link, scan
+from etl.reports import ReportSummary, build_reports
 from etl.sandbox.pbx import EMPLOYEES, generate_history, write_recordings, write_sqlite
 from etl.sync import sync_source
 
 ZONE = "Europe/Moscow"
 NS = uuid.UUID("7b0e4c1e-0000-4000-8000-00000000c0de")
+
+
+def render(settings: Settings, ledger: Ledger, **options: Any) -> ReportSummary:
+    """`build_reports` with the sections `cdr1c report` hands it."""
+    return build_reports(
+        settings.report_settings(), ledger, onec=settings.onec, recordings=settings.recordings, **options
+    )
 
 
 def guid(name: str) -> str:
@@ -93,7 +101,7 @@ def add_directory(
 ) -> dict[str, list[str]]:
     """Clients owning `numbers` (two numbers for the first client), managers among the demo
     employees; returns client ref → its numbers."""
-    now = time.time_ns() // 1000
+    now = now_us()
     staff = [(guid(f"emp{ext}"), name, ext) for ext, name in EMPLOYEES.items()]
     owned: dict[str, list[str]] = {}
     groups = [numbers[:2]] + [[n] for n in numbers[2:]]
@@ -127,7 +135,7 @@ def add_directory(
 def link_event(
     ledger: Ledger, source: str, linkedid: str, client_ref: str, event_ref: str, number: str = "1"
 ) -> None:
-    now = time.time_ns() // 1000
+    now = now_us()
     with ledger.begin() as conn:
         upsert(
             conn,

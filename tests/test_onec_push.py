@@ -37,7 +37,7 @@ def test_cyrillic_and_time_zone_end_to_end(ledger_url: str) -> None:
                 )
             ],
         )
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         assert (summary.delivered, summary.dead, summary.retried) == (1, 0, 0)
         [rec] = stand.records()
         assert rec["ИмяАбонента"] == "Петрова Анна" and rec["ИдентификаторСтроки"] == "строка-1"
@@ -52,7 +52,7 @@ def test_time_zone_of_1c_is_configurable(ledger_url: str) -> None:
         s = onec_settings(stand.url, ledger_url, timezone="Asia/Yekaterinburg")
         ledger = Ledger.open(ledger_url)
         insert_rows(ledger, [cdr_row(calldate_us=us("2026-11-25 12:00:00", "Asia/Yekaterinburg"))])
-        push(s, ledger)
+        push(s.onec, ledger)
         assert stand.records()[0]["Дата"] == "2026-11-25T12:00:00"
         ledger.close()
 
@@ -74,7 +74,7 @@ def test_duplicate_key_counts_as_delivered_and_differences_are_patched(ledger_ur
         with ledger.begin() as c:
             outbox.enqueue(c, "default", [r["row_id"] for r in rows])
             outbox.enqueue(c, "default", [r["row_id"] for r in rows])  # idempotent
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         assert (summary.delivered, summary.already_held, summary.patched, summary.dead) == (
             2,
             1,
@@ -94,11 +94,11 @@ def test_only_new_or_changed_records_are_sent(ledger_url: str) -> None:
         ledger = Ledger.open(ledger_url)
         rows = [cdr_row(uniqueid=f"1700000001.{i}", linkedid="1700000001.0") for i in range(4)]
         insert_rows(ledger, rows)
-        assert push(s, ledger).delivered == 4
+        assert push(s.onec, ledger).delivered == 4
         before = stand.stats.requests
         with ledger.begin() as c:  # re-enqueue with nothing changed: no request at all
             outbox.enqueue(c, "default", [r["row_id"] for r in rows])
-        again = push(s, ledger)
+        again = push(s.onec, ledger)
         assert (again.unchanged, again.delivered) == (4, 0) and stand.stats.requests == before
         # reconciliation finds the event of this call: every leg's record changes → PATCH
         from etl.ledger.tables import call_links
@@ -115,7 +115,7 @@ def test_only_new_or_changed_records_are_sent(ledger_url: str) -> None:
                 )
             )
             outbox.enqueue(c, "default", [r["row_id"] for r in rows])
-        changed = push(s, ledger)
+        changed = push(s.onec, ledger)
         assert changed.patched == 4
         assert {r["Событие_Key"] for r in stand.records()} == {ev}
         ledger.close()
@@ -139,7 +139,7 @@ def test_content_rejections_become_dead_letters_with_1c_text(ledger_url: str) ->
                 cdr_row(uniqueid="1.2", cnam="51012ccc-397d-11de-b595-00055d80a2b9"),
             ],
         )
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         assert (summary.delivered, summary.dead) == (1, 1)
         with ledger.engine.connect() as c:
             [dl] = c.execute(select(outbox.dead_letters)).mappings().all()
@@ -156,7 +156,7 @@ def test_unreachable_1c_keeps_rows_queued(ledger_url: str) -> None:
         s = onec_settings(stand.url, ledger_url, retries=1)
         ledger = Ledger.open(ledger_url)
         insert_rows(ledger, [cdr_row(uniqueid=f"2.{i}") for i in range(3)])
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         assert summary.unreachable and summary.delivered == 0
         assert ledger_count(ledger, outbox.outbox) == 3 and ledger_count(ledger, outbox.dead_letters) == 0
         ledger.close()
@@ -167,7 +167,7 @@ def test_dry_run_sends_nothing_and_shows_a_sample(ledger_url: str) -> None:
         s = onec_settings(stand.url, ledger_url)
         ledger = Ledger.open(ledger_url)
         insert_rows(ledger, [cdr_row(uniqueid=f"3.{i}") for i in range(7)])
-        summary = push(s, ledger, dry_run=True)
+        summary = push(s.onec, ledger, dry_run=True)
         assert summary.would_send == 7 and len(summary.sample) == 5 and stand.stats.requests == 0
         assert ledger_count(ledger, outbox.outbox) == 7
         ledger.close()
@@ -182,7 +182,7 @@ def test_capture_with_30_percent_failures_delivers_every_row_once(ledger_url: st
         assert len(rows) == 48
         insert_rows(ledger, rows)
         for _ in range(3):  # a row whose retries all failed is tried by the next run
-            push(s, ledger)
+            push(s.onec, ledger)
             if ledger_count(ledger, outbox.outbox) == 0:
                 break
         assert stand.stats.errors_injected + stand.stats.drops_injected > 10
@@ -200,7 +200,7 @@ def test_no_secret_in_logs_or_summary(ledger_url: str, caplog: pytest.LogCapture
         s = onec_settings(stand.url, ledger_url)
         ledger = Ledger.open(ledger_url)
         insert_rows(ledger, [cdr_row(uniqueid=f"5.{i}") for i in range(10)])
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         auth = base64.b64encode("Администратор:пароль-секрет".encode()).decode()
         text = caplog.text + repr(summary)
         assert "1C answered" in caplog.text or "transport error" in caplog.text  # failures were logged
@@ -215,11 +215,11 @@ def test_design_example_key_uniqueid_and_sequence(ledger_url: str) -> None:
         ledger = Ledger.open(ledger_url)
         rows = [cdr_row(uniqueid="6.1", sequence=7, billsec=3)]
         insert_rows(ledger, rows)
-        push(s, ledger)
+        push(s.onec, ledger)
         with ledger.begin() as c:
             c.execute(outbox.delivered.delete())  # forget: as if killed after 1C wrote it
             c.execute(cdr_rows.update().values(billsec=4))
             outbox.enqueue(c, "default", [rows[0]["row_id"]])
-        summary = push(s, ledger)
+        summary = push(s.onec, ledger)
         assert summary.patched == 1 and stand.records()[0]["ДлительностьРазговора"] == 4
         ledger.close()

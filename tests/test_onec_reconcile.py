@@ -192,8 +192,10 @@ def test_reconcile_end_to_end_writes_csv_json_and_push_carries_event(ledger_url:
         s = onec_settings(stand.url, ledger_url, extensions={"101": "Иван Петров"})
         ledger = Ledger.open(ledger_url)
         add_calls(ledger)
-        assert push(s, ledger).delivered == 5
-        summary = reconcile(s, ledger, since=date(2026, 11, 25), until=date(2026, 11, 25), out_dir=tmp_path)
+        assert push(s.onec, ledger).delivered == 5
+        summary = reconcile(
+            s.onec, ledger, since=date(2026, 11, 25), until=date(2026, 11, 25), out_dir=tmp_path
+        )
         assert summary.counts == {
             "matched": 1,
             "mismatch": 1,
@@ -223,14 +225,14 @@ def test_reconcile_end_to_end_writes_csv_json_and_push_carries_event(ledger_url:
         assert json.loads(Path(summary.json_path).read_text(encoding="utf-8"))["counts"]["no_event"] == 1
         # the changed calls were re-enqueued; the push PATCHes their event/client references
         assert summary.requeued_rows == 5  # 100.1, both legs of 200.1, 300.1 and 400.1 (client by phone)
-        again = push(s, ledger)
+        again = push(s.onec, ledger)
         assert again.patched == 5 and again.unchanged == 0
         held = {r["ИдентификаторСтроки"]: r for r in stand.records()}
         assert held["100.1:0"]["Событие_Key"] == EV1 and held["300.1:0"]["Клиент_Key"] == OOO
         # a second reconciliation with nothing new re-enqueues nothing
         assert (
             reconcile(
-                s, ledger, since=date(2026, 11, 25), until=date(2026, 11, 25), out_dir=tmp_path
+                s.onec, ledger, since=date(2026, 11, 25), until=date(2026, 11, 25), out_dir=tmp_path
             ).requeued_rows
             == 0
         )

@@ -29,7 +29,7 @@ def test_batches_deliver_once_and_per_record_errors_are_dead_letters(ledger_url:
                     r["client"] = "не-guid"  # 1C cannot take it: an `error` result for this record only
 
         for _ in range(3):
-            push(s, ledger, derive=derive)
+            push(s.onec, ledger, derive=derive)
             if ledger_count(ledger, outbox.outbox) == 0:
                 break
         assert sorted(stand.stats.created_keys) == sorted(("default", r["row_id"]) for r in rows[:-1])
@@ -41,6 +41,6 @@ def test_batches_deliver_once_and_per_record_errors_are_dead_letters(ledger_url:
         with ledger.begin() as c:
             c.execute(outbox.delivered.delete())
             outbox.enqueue(c, "default", [r["row_id"] for r in rows[:-1]])
-        again = push(s, ledger)
+        again = push(s.onec, ledger)
         assert again.delivered == 48 and again.already_held == 48 and again.patched == 0
         ledger.close()

@@ -38,7 +38,7 @@ def test_verify_counts_per_day_in_1c_zone_and_flags_mismatch(ledger_url: str) ->
                 cdr_row(uniqueid="1.3", calldate_us=us("2026-11-25 10:00:00")),
             ],
         )
-        push(s, ledger)
+        push(s.onec, ledger)
         source = {date(2026, 11, 24): 1, date(2026, 11, 25): 2}
         rows = verify(s, ledger, date(2026, 11, 24), date(2026, 11, 25), source_counter=lambda *_: source)
         assert [(r.day.day, r.in_source, r.in_ledger, r.in_register, r.ok) for r in rows] == [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -14,13 +13,13 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.ledger.sql import bulk_write
 from etl.ledger.tables import calls, report_rows
-from etl.reports import build_reports
 from etl.reports.figures import assign_parties, missed_not_called_back
 from etl.reports.i18n import Locale
 from etl.reports.links import RecordingLinker, e1cib_ref, event_href, guid_of_ref, safe_base, safe_relpath
-from tests.reports_support import add_directory, build_pbx, guid, link_event, numbers_by_calls
+from tests.reports_support import add_directory, build_pbx, guid, link_event, numbers_by_calls, render
 
 H = 3_600_000_000
 
@@ -151,7 +150,7 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
             calls,
             [c.name for c in calls.columns],
             [
-                ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, time.time_ns() // 1000)
+                ("default", lk, t, None, t + 1, w, tk, d, n, "101", o, "", 1, 1, now_us())
                 for lk, n, t, d, o, w, tk in extra
             ],
         )
@@ -160,7 +159,7 @@ def test_callback_list_on_a_generated_history(tmp_path: Path) -> None:
     expected = _oracle(frame[frame["external_number"].notna()], 24)
     assert "x-missed" in expected and "y-missed" not in expected
     assert len(expected) >= 5  # the generated history has missed calls nobody returned
-    summary = build_reports(settings, ledger)
+    summary = render(settings, ledger)
     out = Path(summary.out_dir)
     with (out / "data" / "callbacks.csv").open(encoding="utf-8-sig") as f:
         listed = {lk for r in csv.DictReader(f) for lk in r["linkedid"].split()}
@@ -205,7 +204,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
         )
     ev = guid("event-1")
     link_event(ledger, "default", lk, first, ev, number="00000042")
-    s1 = build_reports(settings, ledger)
+    s1 = render(settings, ledger)
     out = Path(s1.out_dir)
     assert s1.mode == "full"
     assert {"index.html", "reconciliation.html", "quality.html"} <= set(s1.pages)
@@ -224,7 +223,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     assert unknown_pages and all(p.stem[1:].isdigit() for p in unknown_pages)
 
     # nothing changed: nothing rendered
-    s2 = build_reports(settings, ledger)
+    s2 = render(settings, ledger)
     assert s2.mode == "incremental" and s2.pages_rendered == 0
     other = out / "clients" / f"{list(owned)[2]}.html"
     stale = 1_000_000_000 * 10**9  # 2001: any rewrite moves it, however coarse the file system's clock
@@ -237,11 +236,11 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
     row.update(
         linkedid="new-call-1",
         start_us=row["start_us"] + 60_000_000,
-        updated_us=time.time_ns() // 1000 + 10**9,
+        updated_us=now_us() + 10**9,
     )
     with ledger.begin() as conn:
         conn.execute(calls.insert(), [row])
-    s3 = build_reports(settings, ledger)
+    s3 = render(settings, ledger)
     assert s3.mode == "incremental"
     assert set(s3.pages) == {f"clients/{first}.html", "index.html"}
     assert page.stat().st_mtime_ns != stale and other.stat().st_mtime_ns == stale
@@ -252,12 +251,12 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
 
     with ledger.begin() as conn:
         conn.execute(clients.update().where(clients.c.ref_key == list(owned)[2]).values(name="Новое имя"))
-    s4 = build_reports(settings, ledger)
+    s4 = render(settings, ledger)
     assert set(s4.pages) == {f"clients/{list(owned)[2]}.html", "index.html"}
     assert "Новое имя" in other.read_text(encoding="utf-8")
 
     # after these incremental runs every file equals what a fresh full run writes
-    fresh = Path(build_reports(settings, ledger, out_dir=tmp_path / "fresh").out_dir)
+    fresh = Path(render(settings, ledger, out_dir=tmp_path / "fresh").out_dir)
     files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     for rel in files:
@@ -268,7 +267,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
             assert (fresh / rel).read_bytes() == (out / rel).read_bytes(), rel
 
     # --client renders one page; English re-renders everything in English
-    s5 = build_reports(settings, ledger, client=owned[first][0], out_dir=tmp_path / "one")
+    s5 = render(settings, ledger, client=owned[first][0], out_dir=tmp_path / "one")
     assert s5.mode == "client" and s5.pages == [f"clients/{first}.html"]
     ledger.close()
 
@@ -277,7 +276,7 @@ def test_source_only_groups_calls_by_number(tmp_path: Path) -> None:
     settings, ledger = build_pbx(
         tmp_path, f"sqlite:///{tmp_path / 'l.sqlite'}", calls_n=120, seed=3, lang="en"
     )
-    s = build_reports(settings, ledger)
+    s = render(settings, ledger)
     out = Path(s.out_dir)
     numbers = numbers_by_calls(ledger)
     files = {p.stem for p in (out / "clients").glob("*.html")}

@@ -13,10 +13,9 @@ from sqlalchemy import update
 
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows, quarantine
-from etl.reports import build_reports
 from tests.browser import Browser, chromium_path, variance
 from tests.conftest import require
-from tests.reports_support import add_directory, build_pbx, numbers_by_calls
+from tests.reports_support import add_directory, build_pbx, numbers_by_calls, render
 
 pytestmark = pytest.mark.chromium
 
@@ -59,7 +58,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
                 first_seen=__import__("datetime").datetime.now(__import__("datetime").UTC),
             )
         )
-    summary = build_reports(settings, ledger)
+    summary = render(settings, ledger)
     return (
         Path(summary.out_dir),
         {ref: HOSTILE[i] if i < len(HOSTILE) else "" for i, ref in enumerate(owned)},

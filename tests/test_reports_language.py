@@ -6,7 +6,6 @@ legend in one case; and the stored reasons the pipeline writes all have a Russia
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
@@ -17,17 +16,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from etl.clock import now_us
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, dead_letters, quarantine, recording_problems
-from etl.reports import build_reports
 from etl.reports.charts import MAX_TICKS, nice_ticks
 from etl.reports.reasons import reason_text
 from etl.sandbox.pbx import ANCHOR, generate_history, write_sqlite
 from etl.sync import sync_source
 from tests.browser import Browser, chromium_path
 from tests.conftest import require
-from tests.reports_support import ZONE, add_directory, build_pbx, guid, make_settings, numbers_by_calls
+from tests.reports_support import (
+    ZONE,
+    add_directory,
+    build_pbx,
+    guid,
+    make_settings,
+    numbers_by_calls,
+    render,
+)
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 RAW_NAMES = ["row_key", "row_id", "dead_us", "seen_us", "first_seen", "exit_code", "_us", "linkedid"]
@@ -96,7 +103,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Le
     numbers = numbers_by_calls(ledger)
     owned = add_directory(ledger, numbers[:6], names=["Ромашка", "Лютик"])
     first = next(iter(owned))
-    now = time.time_ns() // 1000
+    now = now_us()
     with ledger.engine.connect() as conn:
         linkedids = conn.execute(
             select(calls.c.linkedid).where(calls.c.external_number == owned[first][0]).limit(2)
@@ -142,7 +149,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Le
     out = {}
     for lang in ("ru", "en"):
         s = settings if lang == "ru" else make_settings(tmp, url, lang="en")
-        out[lang] = Path(build_reports(s, ledger, out_dir=tmp / f"out-{lang}").out_dir)
+        out[lang] = Path(render(s, ledger, out_dir=tmp / f"out-{lang}").out_dir)
     return out, ledger, first
 
 

@@ -4,7 +4,8 @@
   run the `on_connect` hooks (state resync: events are not replayed after a reconnect,
   docs/reference/asterisk.md §4.1), then read until the connection ends; then back off with jitter and retry.
 - Every action gets a unique ActionID; its response, its event list (`EventList: start` …
-  `Complete`) and, for Originate, its `OriginateResponse` are matched by that id, never by order.
+  `Complete`) and, for Originate, its `OriginateResponse` are matched by that id, never by order
+  (`answers.Answers`).
 - Originate is always sent with `Async: true`: a sync Originate blocks the whole session,
   events and Pings included, until the call is answered (docs/reference/asterisk.md §7).
 - Nothing is queued for a later connection. An action in flight when the connection drops fails
@@ -23,9 +24,10 @@ import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from etl.ami.answers import Answers, OriginateResult, PendingOriginate
+from etl.ami.backoff import Backoff
 from etl.ami.protocol import FrameParser, Message, serialise_action
 from etl.errors import (
     AmiActionFailed,
@@ -36,66 +38,13 @@ from etl.errors import (
     AmiTimeout,
 )
 
+# Where the live process, the API and the tests have always found them.
+__all__ = ["AmiClient", "Backoff", "ConnectHook", "EventHandler", "OriginateResult", "PendingOriginate"]
+
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Message], None]
 ConnectHook = Callable[["AmiClient"], Awaitable[None]]
-
-# OriginateResponse `Reason` codes are control-frame numbers (docs/reference/asterisk.md §4.2).
-ORIGINATE_REASONS = {
-    0: "failed",
-    1: "hangup",
-    3: "no answer",
-    4: "answered",
-    5: "busy",
-    8: "congestion",
-}
-
-
-@dataclass(frozen=True)
-class OriginateResult:
-    """What `OriginateResponse` said about an async Originate."""
-
-    success: bool
-    reason: int
-    uniqueid: str | None
-    channel: str | None
-    message: Message
-
-    @property
-    def reason_text(self) -> str:
-        return ORIGINATE_REASONS.get(self.reason, f"reason {self.reason}")
-
-
-@dataclass
-class PendingOriginate:
-    """An Originate Asterisk has queued; `outcome` resolves with its OriginateResponse."""
-
-    action_id: str
-    response: Message
-    outcome: asyncio.Future[OriginateResult]
-
-
-@dataclass
-class _ListCollector:
-    response: asyncio.Future[Message]
-    items: list[Message] = field(default_factory=list)
-    done: asyncio.Future[list[Message]] | None = None
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: exponential from `initial` to `maximum`, each × random 50–100 %."""
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    factor: float = 2.0
-
-    def delays(self, rng: random.Random) -> Iterable[float]:
-        delay = self.initial
-        while True:
-            yield delay * rng.uniform(0.5, 1.0)
-            delay = min(self.maximum, delay * self.factor)
 
 
 class AmiClient:
@@ -132,9 +81,7 @@ class AmiClient:
         self._prefix = f"{name}-{random.getrandbits(32):08x}"
         self._handlers: list[EventHandler] = []
         self._hooks: list[ConnectHook] = []
-        self._responses: dict[str, asyncio.Future[Message]] = {}
-        self._lists: dict[str, _ListCollector] = {}
-        self._originates: dict[str, asyncio.Future[OriginateResult]] = {}
+        self._answers = Answers()
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self._logged_in = asyncio.Event()
@@ -192,12 +139,12 @@ class AmiClient:
         """Send one action and return its response; `Response: Error` raises `AmiActionFailed`."""
         action_id = self._next_id()
         frame = serialise_action(action, [("ActionID", action_id), *fields])
-        fut = self._expect_response(action_id)
+        fut = self._answers.expect_response(action_id)
         try:
             await self._write(frame)
             return await self._await(fut, timeout, action)
         finally:
-            self._responses.pop(action_id, None)
+            self._answers.forget(action_id)
 
     async def send_list(
         self,
@@ -209,21 +156,16 @@ class AmiClient:
         """Send an action that answers with an event list; return the response and the items."""
         action_id = self._next_id()
         frame = serialise_action(action, [("ActionID", action_id), *fields])
-        loop = asyncio.get_running_loop()
-        collector = _ListCollector(response=loop.create_future(), done=loop.create_future())
-        self._responses[action_id] = collector.response
-        self._lists[action_id] = collector
+        collector = self._answers.expect_list(action_id)
         try:
             await self._write(frame)
             response = await self._await(collector.response, timeout, action)
             if (response.get("EventList") or "").lower() != "start":
                 return response, []
-            assert collector.done is not None
             items = await self._await(collector.done, timeout, action)
             return response, items
         finally:
-            self._responses.pop(action_id, None)
-            self._lists.pop(action_id, None)
+            self._answers.forget(action_id)
 
     async def originate(
         self, fields: Iterable[tuple[str, object]], *, timeout: float | None = None
@@ -236,31 +178,22 @@ class AmiClient:
         fields = [(k, v) for k, v in fields if k.lower() != "async"]
         action_id = self._next_id()
         frame = serialise_action("Originate", [("ActionID", action_id), *fields, ("Async", "true")])
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[OriginateResult] = loop.create_future()
-        self._originates[action_id] = outcome
-        fut = self._expect_response(action_id)
+        outcome = self._answers.expect_originate(action_id)
+        fut = self._answers.expect_response(action_id)
         try:
             await self._write(frame)
             response = await self._await(fut, timeout, "Originate")
         except BaseException:
-            self._originates.pop(action_id, None)
-            if not outcome.done():
-                outcome.cancel()
+            self._answers.forget_originate(action_id)
             raise
         finally:
-            self._responses.pop(action_id, None)
+            self._answers.forget(action_id)
         return PendingOriginate(action_id, response, outcome)
 
     # --- internals -------------------------------------------------------------------------
 
     def _next_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
-
-    def _expect_response(self, action_id: str) -> asyncio.Future[Message]:
-        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._responses[action_id] = fut
-        return fut
 
     async def _await(self, fut: asyncio.Future[Any], timeout: float | None, what: str) -> Any:
         try:
@@ -283,20 +216,6 @@ class AmiClient:
             self._writer.close()
             self._writer = None
 
-    def _fail_in_flight(self, reason: str) -> None:
-        err = AmiConnectionLost(reason)
-        for futs in (self._responses, self._originates):
-            for fut in futs.values():  # type: ignore[attr-defined]
-                if not fut.done():
-                    fut.set_exception(err)
-                    fut.exception()  # mark retrieved: a caller may have gone away already
-            futs.clear()  # type: ignore[attr-defined]
-        for collector in self._lists.values():
-            if collector.done is not None and not collector.done.done():
-                collector.done.set_exception(err)
-                collector.done.exception()
-        self._lists.clear()
-
     async def _run(self) -> None:
         delays = iter(self.backoff.delays(self._rng))
         while not self._stopping:
@@ -304,7 +223,7 @@ class AmiClient:
                 await self._session()
                 delays = iter(self.backoff.delays(self._rng))  # a session that logged in resets
             except asyncio.CancelledError:
-                self._fail_in_flight("AMI client stopped")
+                self._answers.fail_all("AMI client stopped")
                 raise
             except (OSError, AmiError, EOFError, asyncio.IncompleteReadError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -313,7 +232,7 @@ class AmiClient:
                 was = self.connected
                 self._logged_in.clear()
                 self._close_writer()
-                self._fail_in_flight("connection to AMI lost; the action was not repeated")
+                self._answers.fail_all("connection to AMI lost; the action was not repeated")
                 if was and not self._stopping:
                     log.warning("AMI connection to %s:%s lost", self.host, self.port)
             if self._stopping:
@@ -381,13 +300,13 @@ class AmiClient:
     async def _pre_login_action(self, action: str, fields: list[tuple[str, object]]) -> Message:
         action_id = self._next_id()
         frame = serialise_action(action, [("ActionID", action_id), *fields])
-        fut = self._expect_response(action_id)
+        fut = self._answers.expect_response(action_id)
         try:
             await self._write(frame, before_login=True)
             # A failed login is answered after a 1 s sleep (docs/reference/asterisk.md §4.1): allow for it.
             return await self._await(fut, self.action_timeout + 1.0, action)  # type: ignore[no-any-return]
         finally:
-            self._responses.pop(action_id, None)
+            self._answers.forget(action_id)
 
     async def _read_loop(self, reader: asyncio.StreamReader, parser: FrameParser) -> None:
         while True:
@@ -398,45 +317,10 @@ class AmiClient:
                 self._dispatch(msg)
 
     def _dispatch(self, msg: Message) -> None:
-        action_id = msg.action_id
-        name = msg.event
-        # Checked first: OriginateResponse is an event that also carries `Response: Success`.
-        if name is None:
-            if msg.response is not None:
-                fut = self._responses.get(action_id or "")
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
+        if self._answers.route(msg):
             return
-        if action_id:
-            collector = self._lists.get(action_id)
-            if collector is not None:
-                if (msg.get("EventList") or "").lower() in ("complete", "cancelled"):
-                    if collector.done is not None and not collector.done.done():
-                        collector.done.set_result(collector.items)
-                else:
-                    collector.items.append(msg)
-                return
-            if name == "OriginateResponse":
-                outcome = self._originates.pop(action_id, None)
-                if outcome is not None and not outcome.done():
-                    outcome.set_result(_originate_result(msg))
         for handler in self._handlers:
             try:
                 handler(msg)
             except Exception:
-                log.exception("AMI event handler failed on %s", name)
-
-
-def _originate_result(msg: Message) -> OriginateResult:
-    try:
-        reason = int(msg.get("Reason") or 0)
-    except ValueError:
-        reason = 0
-    uniqueid = msg.get("Uniqueid")
-    return OriginateResult(
-        success=(msg.response or "").lower() == "success",
-        reason=reason,
-        uniqueid=None if uniqueid in (None, "<unknown>") else uniqueid,
-        channel=msg.get("Channel"),
-        message=msg,
-    )
+                log.exception("AMI event handler failed on %s", msg.event)

@@ -208,6 +208,17 @@ class Settings:
             out.append(self.api.token)
         return [s for s in out if s]
 
+    def report_settings(self) -> ReportsSettings:
+        """`[reports]`, or what its absence means: the files go to `<lock_dir>/reports`, times
+        are shown in 1C's zone (UTC without `[onec]`), every other key at its default. The one
+        owner of that default: `cdr1c report` and the reconciliation files both ask here."""
+        if self.reports is not None:
+            return self.reports
+        return ReportsSettings(
+            dir=self.lock_dir / "reports",
+            timezone=self.onec.timezone if self.onec else "UTC",
+        )
+
 
 KNOWN_SECTIONS = ("source", "recordings", "onec", "state", "reports", "ami", "api", "schedule", "general")
 SCHEDULE_JOBS = ("sync", "recordings", "reconcile", "report", "verify", "prune")

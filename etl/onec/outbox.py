@@ -21,14 +21,9 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.ledger.sql import chunked, insert_ignore, upsert
 from etl.ledger.tables import dead_letters, delivered, outbox
-
-
-def now_us() -> int:
-    import time
-
-    return time.time_ns() // 1000
 
 
 def enqueue(conn: Connection, source: str, row_ids: list[str]) -> None:

@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from etl.config import OnecSettings, Settings
+from etl.clock import now_us
+from etl.config import OnecSettings
 from etl.errors import ConfigError, OnecCredentialsRefused, OnecError, OnecUnreachable
 from etl.ledger.sql import chunked
 from etl.ledger.store import Ledger
@@ -249,7 +250,7 @@ def _record_outcomes(
     ]
     outbox.mark_dead(conn, dead)
     retry = [(o.item.source, o.item.row_id, client.redact(o.message)) for o in outcomes if o.kind == "retry"]
-    outbox.mark_retry(conn, retry, outbox.now_us() + int(backoff_s * 1_000_000))
+    outbox.mark_retry(conn, retry, now_us() + int(backoff_s * 1_000_000))
     for o in outcomes:
         if o.kind in ("delivered", "held"):
             summary.delivered += 1
@@ -271,7 +272,7 @@ def _record_outcomes(
 
 
 def push(
-    settings: Settings,
+    cfg: OnecSettings,
     ledger: Ledger,
     *,
     dry_run: bool = False,
@@ -282,16 +283,13 @@ def push(
     """Send every due outbox row to 1C; returns the counts. `progress(n)` is called with the
     number of rows handled as each batch completes; `derive(conn, rows)` may add derived fields
     (e.g. `recording_path`) to the row dicts before records are built."""
-    cfg = settings.onec
-    if cfg is None:
-        return PushSummary()
     started = time.monotonic()
     zone = ZoneInfo(cfg.timezone)
     summary = PushSummary(dry_run=dry_run)
     own_client = client is None
     client = client or OnecClient(cfg)
     batch = cfg.batch_size if cfg.mode == "http-service" else max(cfg.concurrency * 16, 64)
-    now = outbox.now_us()
+    now = now_us()
     try:
         with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="onec-push") as pool:
             after: tuple[str, str] | None = None

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import OnecSettings
 from etl.ledger.sql import upsert
 from etl.ledger.tables import client_phones, clients, employees, events
@@ -34,12 +35,6 @@ from etl.onec.records import from_wall_clock
 from etl.phones import digits, normalise_number
 
 _SEVERAL = re.compile(r"[,;]|\s{2,}")
-
-
-def _now_us() -> int:
-    import time
-
-    return time.time_ns() // 1000
 
 
 def event_client_field(cfg: OnecSettings) -> str:
@@ -62,7 +57,7 @@ def read_events(
     zone = ZoneInfo(cfg.timezone)
     cf = event_client_field(cfg)
     n = 0
-    read = _now_us()
+    read = now_us()
     for lo, hi in _windows(since, until, timedelta(days=1)):
         flt = (
             f"{cfg.event_date_field} ge datetime'{lo:%Y-%m-%dT%H:%M:%S}' and "
@@ -114,7 +109,7 @@ def phones_of(row: dict[str, Any], region: str) -> set[str]:
 
 def read_clients(conn: Connection, client: OnecClient, cfg: OnecSettings) -> int:
     """Refresh the client catalog (name, manager) and every client's phone numbers."""
-    read = _now_us()
+    read = now_us()
     rows = []
     for c in client.iter_entities(cfg.client_catalog, filter_="DeletionMark eq false"):
         rows.append(

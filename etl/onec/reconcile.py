@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Connection
 
-from etl.config import Settings
+from etl.clock import now_us
+from etl.config import OnecSettings
 from etl.days import day_bounds_us
 from etl.ledger.sql import chunked, upsert
 from etl.ledger.store import Ledger
@@ -102,18 +103,17 @@ def match(
 
 
 def reconcile(
-    settings: Settings,
+    cfg: OnecSettings,
     ledger: Ledger,
     *,
+    out_dir: Path,
     since: date | None = None,
     until: date | None = None,
     client: OnecClient | None = None,
-    out_dir: Path | None = None,
     read: bool = True,
 ) -> ReconcileSummary:
-    """Read 1C for the window, match, store, re-enqueue changed calls, write CSV + JSON."""
-    cfg = settings.onec
-    assert cfg is not None, "reconciliation needs [onec]"
+    """Read 1C for the window, match, store, re-enqueue changed calls, write CSV + JSON into
+    `out_dir` (the jobs pass `Settings.report_settings().dir`)."""
     zone = ZoneInfo(cfg.timezone)
     until = until or datetime.now(zone).date()
     since = since or (until - timedelta(days=7))
@@ -170,13 +170,13 @@ def reconcile(
         summary.counts = dict(Counter(r["status"] for r in results))
         summary.counts["event_without_call"] = len(orphans)
         names = dict(conn.execute(select(clients.c.ref_key, clients.c.name)).all())
-    _write(settings, summary, results, orphans, names, zone, out_dir)
+    _write(out_dir, summary, results, orphans, names, zone)
     return summary
 
 
 def _store(conn: Connection, results: list[dict[str, Any]]) -> int:
     """Upsert the results; re-enqueue every row of a call whose event or client changed."""
-    now = outbox.now_us()
+    now = now_us()
     old: dict[tuple[str, str], tuple[Any, Any]] = {}
     keys = [(r["source"], r["linkedid"]) for r in results]
     for chunk in chunked(keys):
@@ -228,10 +228,9 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
         ):
             known.update((lk, uid))
     orphans = [e for e in evs if e["call_id"] not in known]
-    conn.execute(
-        delete(orphan_events).where(orphan_events.c.ref_key.in_([e["ref_key"] for e in evs] or [""]))
-    )
-    now = outbox.now_us()
+    for part in chunked([e["ref_key"] for e in evs]):
+        conn.execute(delete(orphan_events).where(orphan_events.c.ref_key.in_(part)))
+    now = now_us()
     upsert(
         conn,
         orphan_events,
@@ -250,15 +249,13 @@ def _orphans(conn: Connection, evs: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _write(
-    settings: Settings,
+    folder: Path,
     summary: ReconcileSummary,
     results: list[dict[str, Any]],
     orphans: list[dict[str, Any]],
     names: dict[str, str],
     zone: ZoneInfo,
-    out_dir: Path | None,
 ) -> None:
-    folder = out_dir or (settings.reports.dir if settings.reports else settings.lock_dir / "reports")
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = folder / "reconciliation.csv", folder / "reconciliation.json"
     with csv_path.open("w", newline="", encoding="utf-8") as f:

@@ -9,16 +9,10 @@ integrity problems, and the derived fields 1C and the reports use.
 
 from etl.ledger.tables import recording_links, recording_problems, recordings
 from etl.recordings.kinds import PROBLEM_KINDS
-from etl.recordings.linker import (
-    LinkSummary,
-    call_recordings,
-    link,
-    list_problems,
-    recording_fields,
-    recording_url,
-    status_counts,
-)
-from etl.recordings.scanner import ScanSummary, scan
+from etl.recordings.linker import link
+from etl.recordings.read import call_recordings, list_problems, recording_fields, recording_url, status_counts
+from etl.recordings.scanner import scan
+from etl.recordings.summaries import LinkSummary, ScanSummary
 
 __all__ = [
     "PROBLEM_KINDS",

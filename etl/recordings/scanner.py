@@ -19,27 +19,29 @@ import logging
 import os
 import stat
 import struct
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.config import RecordingsSettings
 from etl.errors import SourceUnreachable
-from etl.ledger.sql import chunked, upsert
+from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
-from etl.ledger.tables import recording_dirs, recording_links, recording_problems, recordings
+from etl.ledger.tables import recording_dirs, recording_problems, recordings
 from etl.recordings import names
-from etl.recordings.media import Media, Refused, probe
+from etl.recordings.forget import forget_gone_files, forget_vanished_dirs
+from etl.recordings.media import Refused, probe
+from etl.recordings.problems import problem, unique_problems
+from etl.recordings.progress import Bar, progress_bar
+from etl.recordings.rows import file_row
+from etl.recordings.summaries import ScanSummary
 
 log = logging.getLogger("cdr1c.recordings")
 
 _FILE_KINDS = ("empty", "unreadable", "odd_name")  # problems tied to a scanned file
+_COUNTED = {"empty": "empty", "unreadable": "unreadable", "odd_name": "odd_names"}  # ScanSummary's
 _RECORDING_COLUMNS = [c.name for c in recordings.columns if c.name != "path_id"]
 _KNOWN = select(
     recordings.c.path_id, recordings.c.size, recordings.c.mtime_ns, recordings.c.pattern_tag
@@ -53,31 +55,6 @@ def _is_audio(name: bytes) -> bool:
     return bool(dot and stem) and ext.lower() in _AUDIO_EXT
 
 
-@dataclass
-class ScanSummary:
-    """What one scan saw. `empty`/`unreadable`/`odd_names` count files read in this run."""
-
-    found: int = 0  # audio files on disk
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    removed: int = 0  # in the ledger, gone from disk
-    empty: int = 0
-    unreadable: int = 0
-    refused: int = 0
-    odd_names: int = 0
-    skipped: int = 0  # not audio by extension, or a symlink whose target lies inside the root
-    dirs: int = 0
-    seconds: float = field(default=0.0, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
 def scan(settings: RecordingsSettings, ledger: Ledger, *, progress: bool | None = None) -> ScanSummary:
     """Bring the ledger's index of `settings.root` up to date; re-runnable, never fatal for a
     bad file. `progress`: None = a rich bar on a terminal, log lines otherwise; False = quiet
@@ -87,7 +64,7 @@ def scan(settings: RecordingsSettings, ledger: Ledger, *, progress: bool | None 
     if not os.path.isdir(root):
         raise SourceUnreachable(f"recordings root {settings.root} is not a readable folder")
     scanner = _Scanner(settings, ledger, root)
-    with _progress(progress, _count(ledger)) as bar:
+    with progress_bar(progress, _count(ledger)) as bar:
         scanner.bar = bar
         scanner.run()
     s = scanner.summary
@@ -124,7 +101,7 @@ class _Scanner:
         self.patterns = names.compile_patterns(settings.name_pattern)
         self.tag = names.pattern_tag(settings.name_pattern)
         self.summary = ScanSummary()
-        self.bar: _Bar | None = None
+        self.bar: Bar | None = None
         self.seen_dirs: set[str] = set()
 
     # --- the walk -----------------------------------------------------------------------
@@ -301,7 +278,12 @@ class _Scanner:
                     self.summary.new += 1
                 else:
                     self.summary.changed += 1
-                row, file_problems = self._row(pid, dir_hash, relp, st, media)
+                row, file_problems = file_row(
+                    pid, dir_hash, relp, st, media, self.patterns, self.tag, now_us()
+                )
+                for p in file_problems:  # empty, unreadable, odd_name: counted as read in this run
+                    counter = _COUNTED[p["kind"]]
+                    setattr(self.summary, counter, getattr(self.summary, counter) + 1)
                 rows.append(row)
                 problems.extend(file_problems)
             if rows:
@@ -325,126 +307,14 @@ class _Scanner:
             self.bar.advance(len(batch), self.summary)
         return present
 
-    def _row(
-        self, pid: str, dir_hash: str, relp: bytes, st: os.stat_result, media: Media
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        shown, raw = names.display_path(relp)
-        name = shown.rsplit("/", 1)[-1]
-        stem = names.split_name(name)[0]
-        seen = now_us()
-        row = {
-            "path_id": pid,
-            "relpath": shown,
-            "relpath_b64": raw,
-            "dir_hash": dir_hash,
-            "name": name[:255],
-            "stem": stem[:255],
-            "uniqueid": names.uniqueid_from_name(name, self.patterns),
-            "pattern_tag": self.tag,
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "recorded_us": names.time_from_name(name) or st.st_mtime_ns // 1000,
-            "state": media.state,
-            "format": media.format,
-            "codec": media.codec,
-            "sample_rate": media.sample_rate,
-            "channels": media.channels,
-            "bitrate": media.bitrate,
-            "duration": media.duration,
-            "error": media.error,
-            "scanned_us": seen,
-        }
-        problems = []
-        if media.state in ("empty", "unreadable"):
-            kind = media.state
-            if kind == "empty":
-                self.summary.empty += 1
-            else:
-                self.summary.unreadable += 1
-            problems.append(
-                problem(
-                    kind,
-                    "scan",
-                    shown,
-                    media.error or kind,
-                    path_id=pid,
-                    dir_hash=dir_hash,
-                    seen_us=seen,
-                )
-            )
-        if raw is not None:
-            self.summary.odd_names += 1
-            problems.append(
-                problem(
-                    "odd_name",
-                    "scan",
-                    shown,
-                    f"file name is not valid UTF-8; kept byte for byte, shown as {shown!r}; "
-                    "no CDR name can match it",
-                    path_id=pid,
-                    dir_hash=dir_hash,
-                    seen_us=seen,
-                )
-            )
-        return row, problems
-
     # --- what disappeared -----------------------------------------------------------------
     def _forget_gone_files(self, dir_hash: str, present: int) -> None:
-        """Counts first: only when the ledger knows more files in this folder than the disk
-        holds do we look for the missing ones (a stream of lstat calls, no set in memory)."""
         with self.ledger.begin() as conn:
-            known = conn.execute(
-                select(func.count()).select_from(recordings).where(recordings.c.dir_hash == dir_hash)
-            ).scalar_one()
-            if known <= present:
-                return
-            gone: list[str] = []
-            rows = conn.execute(
-                select(recordings.c.path_id, recordings.c.relpath, recordings.c.relpath_b64).where(
-                    recordings.c.dir_hash == dir_hash
-                )
-            )
-            for r in rows:
-                full = os.path.join(self.root, names.stored_path_bytes(r.relpath, r.relpath_b64))
-                try:
-                    if stat.S_ISREG(os.lstat(full).st_mode):
-                        continue
-                except OSError:
-                    pass
-                gone.append(r.path_id)
-            for part in chunked(gone):
-                _delete_files(conn, part)
-            self.summary.removed += len(gone)
+            self.summary.removed += forget_gone_files(conn, self.root, dir_hash, present)
 
     def _forget_vanished_dirs(self) -> None:
         with self.ledger.begin() as conn:
-            dirs = conn.execute(select(recordings.c.dir_hash).distinct()).scalars().all()
-            for dh in dirs:
-                if dh in self.seen_dirs:
-                    continue
-                ids = (
-                    conn.execute(select(recordings.c.path_id).where(recordings.c.dir_hash == dh))
-                    .scalars()
-                    .all()
-                )
-                for part in chunked(ids):
-                    _delete_files(conn, list(part))
-                self.summary.removed += len(ids)
-            known_dirs = conn.execute(select(recording_dirs.c.dir_hash)).scalars().all()
-            gone_dirs = [dh for dh in known_dirs if dh not in self.seen_dirs]
-            for part in chunked(gone_dirs):
-                conn.execute(delete(recording_dirs).where(recording_dirs.c.dir_hash.in_(part)))
-            problem_dirs = conn.execute(
-                select(recording_problems.c.dir_hash).where(recording_problems.c.origin == "scan").distinct()
-            ).scalars()
-            stale = [dh for dh in problem_dirs if dh not in self.seen_dirs]
-            for part in chunked(stale):
-                conn.execute(
-                    delete(recording_problems).where(
-                        recording_problems.c.origin == "scan",
-                        recording_problems.c.dir_hash.in_(part),
-                    )
-                )
+            self.summary.removed += forget_vanished_dirs(conn, self.seen_dirs)
 
     def _replace_dir_refusals(self, dir_hash: str, refused: list[tuple[bytes, str]]) -> None:
         seen = now_us()
@@ -462,90 +332,6 @@ class _Scanner:
                 )
             )
             if rows:
-                upsert(conn, recording_problems, _unique(rows), update=("reason", "seen_us", "subject"))
-
-
-def _delete_files(conn: Connection, ids: list[str]) -> None:
-    conn.execute(delete(recording_problems).where(recording_problems.c.path_id.in_(ids)))
-    conn.execute(delete(recording_links).where(recording_links.c.path_id.in_(ids)))
-    conn.execute(delete(recordings).where(recordings.c.path_id.in_(ids)))
-
-
-def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list({r["problem_id"]: r for r in rows}.values())
-
-
-def problem(
-    kind: str,
-    origin: str,
-    subject: str,
-    reason: str,
-    *,
-    source: str | None = None,
-    row_id: str | None = None,
-    linkedid: str | None = None,
-    path_id: str | None = None,
-    dir_hash: str | None = None,
-    seen_us: int | None = None,
-) -> dict[str, Any]:
-    """One row of `recording_problems`; its key is the kind plus what it is about."""
-    key = "\0".join([kind, source or "", linkedid or "", path_id or "", subject])
-    return {
-        "problem_id": names.path_id(key.encode("utf-8", "surrogateescape")),
-        "kind": kind,
-        "origin": origin,
-        "source": source,
-        "row_id": row_id,
-        "linkedid": linkedid,
-        "path_id": path_id,
-        "dir_hash": dir_hash,
-        "subject": subject,
-        "reason": reason,
-        "seen_us": seen_us if seen_us is not None else now_us(),
-    }
-
-
-# --- progress -----------------------------------------------------------------------------
-
-
-class _Bar:
-    """A rich progress bar on a terminal; a log line every few seconds otherwise."""
-
-    def __init__(self, rich_bar: Any | None, estimate: int, *, quiet: bool = False) -> None:
-        self.rich = rich_bar
-        self.quiet = quiet
-        self.task = rich_bar.add_task("recordings", total=estimate or None) if rich_bar else None
-        self.done = 0
-        self.last_log = time.monotonic()
-
-    def folder(self, rel: bytes) -> None:
-        if self.rich is not None:
-            self.rich.update(self.task, description=f"recordings {rel.decode('utf-8', 'replace') or '.'}")
-
-    def advance(self, n: int, s: ScanSummary) -> None:
-        self.done += n
-        if self.rich is not None:
-            if self.rich.tasks[0].total is not None and self.done > self.rich.tasks[0].total:
-                self.rich.update(self.task, total=self.done)
-            self.rich.update(self.task, advance=n)
-        elif not self.quiet and time.monotonic() - self.last_log >= 5:
-            self.last_log = time.monotonic()
-            log.info("recordings: %d files so far (%d new, %d changed)", s.found, s.new, s.changed)
-
-
-@contextmanager
-def _progress(enabled: bool | None, estimate: int) -> Iterator[_Bar]:
-    use_rich = enabled is True or (enabled is None and sys.stderr.isatty())
-    if not use_rich:
-        yield _Bar(None, estimate, quiet=enabled is False)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as p:
-        yield _Bar(p, estimate)
+                upsert(
+                    conn, recording_problems, unique_problems(rows), update=("reason", "seen_us", "subject")
+                )

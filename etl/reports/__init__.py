@@ -1,6 +1,7 @@
 """HTML reports from the ledger: per client, the index, reconciliation and data quality.
 
-    build_reports(settings, ledger, client=None, since=None, until=None, out_dir=None)
+    build_reports(cfg, ledger, onec=None, recordings=None, client=None, since=None, until=None,
+                  out_dir=None)   # cfg: Settings.report_settings()
 
 Pure preparation lives in `figures` (DataFrames in, records out), reading in `data` and
 `problems`, links in `links`, charts in `charts`, exports in `exports`. Each page has its module

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from etl.config import Settings
+from etl.clock import now_us
+from etl.config import OnecSettings, RecordingsSettings, ReportsSettings
 from etl.errors import ConfigError
 from etl.ledger.sql import bulk_write, chunked
 from etl.ledger.store import Ledger
@@ -150,7 +151,7 @@ class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
         return dirty, new_stamps
 
     def _save_hashes(self, conn: Connection) -> None:
-        now = time.time_ns() // 1000
+        now = now_us()
         changed = [
             (self.target, p, h, now) for p, h in self.new_hashes.items() if self.old_hashes.get(p) != h
         ]
@@ -165,18 +166,24 @@ class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
 
 
 def build_reports(
-    settings: Settings,
+    cfg: ReportsSettings,
     ledger: Ledger,
     *,
+    onec: OnecSettings | None = None,
+    recordings: RecordingsSettings | None = None,
     client: str | None = None,
     since: date | None = None,
     until: date | None = None,
     out_dir: Path | None = None,
     full: bool = False,
 ) -> ReportSummary:
-    """Render the reports into `out_dir` (default `[reports] dir`); see the module docstring."""
-    opts = Options.of(settings, out_dir, since, until)
-    return Builder(settings, ledger, opts).run(client, full)
+    """Render the reports into `out_dir` (default `cfg.dir`); see the module docstring.
+    `onec` names 1C's event document in the links into 1C (`Document_Событие` without it),
+    `recordings` gives the recordings' root and URL base (no links to recordings without it).
+    `cdr1c report` passes `Settings.report_settings()`, which stands in for an absent
+    `[reports]` section."""
+    opts = Options.of(cfg, onec, recordings, out_dir, since, until)
+    return Builder(ledger, opts).run(client, full)
 
 
 def iter_pages(out_dir: Path) -> Iterator[Path]:

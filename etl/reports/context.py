@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from etl.config import Settings
+from etl.config import OnecSettings, RecordingsSettings, ReportsSettings
 from etl.days import day_bounds_us
 from etl.errors import ConfigError
 from etl.ledger.store import Ledger
@@ -98,10 +98,17 @@ class Options:
     url_base: str
 
     @classmethod
-    def of(cls, settings: Settings, out_dir: Path | None, since: date | None, until: date | None) -> Options:
-        rs = settings.reports
-        zone = ZoneInfo(rs.timezone if rs else (settings.onec.timezone if settings.onec else "UTC"))
-        folder = out_dir or (rs.dir if rs else settings.lock_dir / "reports")
+    def of(
+        cls,
+        rs: ReportsSettings,
+        onec: OnecSettings | None,
+        recordings: RecordingsSettings | None,
+        out_dir: Path | None,
+        since: date | None,
+        until: date | None,
+    ) -> Options:
+        zone = ZoneInfo(rs.timezone)
+        folder = out_dir or rs.dir
         lo = hi = None
         if since or until:
             lo_d = since or date(1970, 1, 2)
@@ -114,18 +121,18 @@ class Options:
         return cls(
             out_dir=folder.resolve(),
             zone=zone,
-            lang=rs.lang if rs else "ru",
-            callback_hours=rs.callback_hours if rs else 24.0,
+            lang=rs.lang,
+            callback_hours=rs.callback_hours,
             since_us=lo,
             until_us=hi,
             period=f"{since.isoformat() if since else '…'} — {until.isoformat() if until else '…'}"
             if since or until
             else "",
-            event_document=settings.onec.event_document if settings.onec else "Document_Событие",
-            onec_link_base=rs.onec_link_base if rs else "",
-            client_xlsx=rs.client_xlsx if rs else True,
-            rec_root=settings.recordings.root if settings.recordings else None,
-            url_base=settings.recordings.url_base if settings.recordings else "",
+            event_document=onec.event_document if onec else "Document_Событие",
+            onec_link_base=rs.onec_link_base,
+            client_xlsx=rs.client_xlsx,
+            rec_root=recordings.root if recordings else None,
+            url_base=recordings.url_base if recordings else "",
         )
 
     def fingerprint(self, template_version: str) -> str:
@@ -155,8 +162,7 @@ def party_file(party_id: str) -> str:
 class Context:
     """A run's state the page builders share; `build.Builder` composes the pages on it."""
 
-    def __init__(self, settings: Settings, ledger: Ledger, opts: Options) -> None:
-        self.settings = settings
+    def __init__(self, ledger: Ledger, opts: Options) -> None:
         self.ledger = ledger
         self.opts = opts
         self.loc = Locale(opts.lang)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -13,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from etl.clock import now_us
 from etl.ledger.sql import bulk_write, chunked
 from etl.ledger.tables import report_rows
 
@@ -131,7 +131,7 @@ class IndexPage(Context):
         return r
 
     def _store_parties(self, summaries: dict[str, dict[str, Any] | None]) -> list[IndexRow]:
-        now = time.time_ns() // 1000
+        now = now_us()
         fresh = {pid: self._index_row(s) for pid, s in summaries.items() if s}
         gone = [pid for pid, s in summaries.items() if s is None]
         dumps = json.dumps
