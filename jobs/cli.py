@@ -431,5 +431,10 @@ def live(ctx: Ctx) -> None:
     run_job(ctx, lambda: job.run(ctx.settings))
 
 
+from jobs.tokens import command as tokens_command  # noqa: E402  (its body is in jobs/tokens.py)
+
+cli.add_command(tokens_command(run_job, global_options))
+
+
 def main() -> None:
     cli(prog_name="cdr1c")
