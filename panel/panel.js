@@ -121,13 +121,20 @@
   function safeLink(href) {
     return typeof href === "string" && (/^e1cib\//.test(href) || /^https?:\/\//i.test(href)) ? href : null;
   }
+  function when(iso) {
+    var d = new Date(iso || "");
+    if (isNaN(d.getTime())) return "";
+    try {
+      return d.toLocaleString(S.lang === "ru" ? "ru-RU" : "en-GB", { dateStyle: "short", timeStyle: "short" });
+    } catch (e) { return String(iso).replace("T", " ").slice(0, 16); }
+  }
   function history(title, rows, cls) {
     var box = el("div", "history " + cls);
     box.appendChild(el("h3", null, title + " (" + rows.length + ")"));
     var ul = el("ul", "list");
     rows.forEach(function (r) {
       var li = el("li");
-      li.appendChild(el("span", "when", (r.start || "").replace("T", " ").slice(0, 16)));
+      li.appendChild(el("span", "when", when(r.start)));
       li.appendChild(el("span", "dir", t(r.direction) + ", " + t(r.outcome === "answered" ? "answered_o" : "missed")));
       if (r.extension) li.appendChild(el("span", "ext", r.extension));
       ul.appendChild(li);

@@ -29,11 +29,12 @@ from etl.ami.client import OriginateResult, PendingOriginate
 from etl.ami.operations import INTERCEPT_MODES, SPY_FLAGS, CallStarted, Operations
 from etl.ami.states import ExtensionStates
 from etl.api.access import Access, AccessDenied
+from etl.api.feed import PanelData
 from etl.api.guard import PRINCIPAL, Unauthenticated, authenticate, principal
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.api.openapi import openapi_document
-from etl.api.panel import add_panel_routes
+from etl.api.panel_routes import add_panel_routes
 from etl.errors import AmiActionFailed, AmiError, AmiNotConnected, AmiTimeout, OperationRefused
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class LiveContext:
     originate_rate: str = "10/m"
     sse_keepalive: float = 15.0
     access: Access | None = None  # None: only the administrator's `token`
-    panel: Any = None  # etl/api/panel.py PanelData: cards, queue waiters (None: no panel data)
+    panel: PanelData | None = None  # the cards and queue waiters (None: the panel shows events only)
 
     def __post_init__(self) -> None:
         if self.access is None:
