@@ -155,6 +155,7 @@ async def _serve(settings: Settings) -> None:
     log.info("live API on http://%s:%d, AMI %s:%d", api.host, api.port, ami.host, ami.port)
     log.info("panel on http://%s:%d/panel", api.host, api.port)
     await client.start()
+    watcher = asyncio.create_task(feed.watch_ami(lambda: client.connected))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,6 +165,7 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         log.info("stopping live component")
+        watcher.cancel()
         await client.stop()
         await runner.cleanup()
         jobs.shutdown()

@@ -292,6 +292,10 @@
       renderLines();
     } else if (ev.type === "queue") {
       loadQueue();
+    } else if (ev.type === "ami") {
+      setAmi(ev.connected);
+      renderLines();
+      if (ev.connected) loadLines();
     } else if (ev.type === "ringing" || ev.type === "answered" || ev.type === "hangup") {
       var me = own();
       if (!me || ev.extension === me) showCall(ev);
@@ -308,7 +312,7 @@
     var q = S.me && S.me.role === "admin" && own() ? "?extension=" + encodeURIComponent(own()) : "";
     if (window.EventSource) {
       var es = new EventSource("/v1/events" + q);
-      ["ringing", "answered", "hangup", "line", "queue", "originate_result", "pickup_result", "spy_result"]
+      ["ringing", "answered", "hangup", "line", "queue", "ami", "originate_result", "pickup_result", "spy_result"]
         .forEach(function (type) {
           es.addEventListener(type, function (m) { try { onEvent(JSON.parse(m.data)); } catch (e) { /* bad frame */ } });
         });

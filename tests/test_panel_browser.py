@@ -234,3 +234,17 @@ def test_take_a_caller_waiting_in_the_queue_redirects_the_callers_leg(browser: B
     w.run(w.replay.rest())
     wait_in_page(page, "!document.querySelector('#queue button[data-action=take]')")
     assert page.errors == [], page.errors
+
+
+def test_the_panel_says_pbx_not_connected_when_ami_drops(browser: Browser, world: Any) -> None:
+    w = world("blf_states")
+    page = open_panel(browser, w, "101")
+    assert page.eval("document.getElementById('pbx-down').hidden")
+    w.run(w.double.stop())  # Asterisk goes away: cdr1c live keeps running and says so
+    wait_in_page(page, "!document.getElementById('pbx-down').hidden")
+    text = page.eval("document.getElementById('pbx-down').innerText")
+    assert "АТС не подключена" in text
+    stale = page.eval("document.querySelectorAll('#lines li.stale').length")
+    assert stale > 0, "the last known states, dimmed"
+    page.eval("document.getElementById('lang').click()")
+    assert "PBX not connected" in page.eval("document.getElementById('pbx-down').innerText")
