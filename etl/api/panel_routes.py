@@ -144,7 +144,7 @@ def add_panel_routes(app: web.Application, ctx_key: web.AppKey[Any]) -> None:
         extension = principal(request).events_of(extension)
         try:
             after = int(request.query["after"]) if request.query.get("after") else None
-            wait = min(max(float(request.query.get("wait", "20")), 0.0), MAX_WAIT)
+            wait = min(max(float(request.query.get("wait", "0")), 0.0), MAX_WAIT)
         except ValueError:
             return _json({"error": "after: an event id (integer); wait: seconds"}, status=422)
         events, cursor, lost = await ctx.hub.poll(after, extension, wait)
