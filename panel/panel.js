@@ -316,7 +316,11 @@
         .forEach(function (type) {
           es.addEventListener(type, function (m) { try { onEvent(JSON.parse(m.data)); } catch (e) { /* bad frame */ } });
         });
-      es.onopen = function () { setStream(true); loadLines(); loadQueue(); };
+      es.onopen = function () {  // the first time and after every reconnect (data-opens counts them)
+        var b = $("stream");
+        b.setAttribute("data-opens", String(Number(b.getAttribute("data-opens") || 0) + 1));
+        setStream(true); loadLines(); loadQueue();
+      };
       es.onerror = function () { setStream(false); };  // EventSource reconnects by itself
       return;
     }

@@ -105,12 +105,22 @@ class LiveWorld:
             f'[api]\nlisten = "127.0.0.1:{self.api_port}"\ntoken = "{TOKEN}"\n',
             encoding="utf-8",
         )
+        self.config = config
         self.log = (tmp / "live.log").open("wb")
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jobs", "--config", str(config), "live"],
+            [sys.executable, "-m", "jobs", "--config", str(self.config), "live"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
         )  # fmt: skip
         self.wait_for(self._connected, 60, "cdr1c live logged in to the double")
+
+    def restart(self) -> None:
+        """Stop `cdr1c live` (SIGTERM, as systemd does) and start it again on the same port."""
+        self.proc.terminate()
+        assert self.proc.wait(15) == 0
+        self.start()
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

@@ -209,3 +209,31 @@ def test_long_poll_returns_events_after_the_cursor_or_waits_for_the_next(tmp_pat
             assert r.status == 200 and json.loads(await r.text())["events"]  # capped, answered at once
 
     scenario(tmp_path, t)
+
+
+def test_a_session_survives_a_restart_and_ends_on_revoke_sign_out_or_a_new_admin_token(
+    tmp_path: Path,
+) -> None:
+    tokens = TokenFile(tmp_path / "t.json")
+    _, token = tokens.add("101", "manager")
+    before = Access(TOKEN, tokens)
+    p = before.bearer(token)
+    assert p is not None
+    sid = before.new_session(p)
+    assert token not in sid
+    after = Access(TOKEN, TokenFile(tmp_path / "t.json"))  # cdr1c live restarted
+    assert after.session(sid) == p
+    assert Access(TOKEN + "-rotated", tokens).session(sid) is None
+    token_id, expiry, mac = sid.split(".")
+    assert after.session(f"{token_id}.{int(expiry) + 3600}.{mac}") is None, "a longer life is forged"
+    assert after.session(f"admin.{expiry}.{mac}") is None, "another principal is forged"
+    after.end_session(sid)
+    assert after.session(sid) is None and before.session(sid) == p  # sign-out is per process
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_no_made_up_cookie_is_a_session(cookie: str) -> None:
+    access = Access(TOKEN)
+    assert access.session(cookie) is None
+    assert access.redeem(cookie) is None

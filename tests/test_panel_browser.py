@@ -248,3 +248,17 @@ def test_the_panel_says_pbx_not_connected_when_ami_drops(browser: Browser, world
     assert stale > 0, "the last known states, dimmed"
     page.eval("document.getElementById('lang').click()")
     assert "PBX not connected" in page.eval("document.getElementById('pbx-down').innerText")
+
+
+def test_the_panel_reconnects_after_a_restart_of_cdr1c_live_and_stays_signed_in(
+    browser: Browser, world: Any
+) -> None:
+    w = world("inbound_ringing_answered")
+    page = open_panel(browser, w, "101")
+    assert page.eval("document.getElementById('stream').getAttribute('data-opens')") == "1"
+    w.restart()
+    wait_in_page(page, "document.getElementById('stream').getAttribute('data-opens') === '2'")
+    w.until("DialBegin")
+    wait_in_page(page, "document.querySelector('#card .client-name')")
+    assert CLIENT in page.eval("document.getElementById('card').innerText")
+    assert page.errors == [], page.errors

@@ -15,9 +15,9 @@ request), with no schema change in a ledger that MariaDB, PostgreSQL or SQLite m
 
 The panel never carries a token in a URL: the 1C form asks `POST /v1/panel/links` (with the
 employee's token in the header) for a one-time code valid a minute, opens `/panel/login?code=…`,
-and the answer sets an HttpOnly, SameSite=Strict session cookie. A code works once; a session
-ends when its token is revoked. A request authenticated by the cookie that changes anything
-must also carry `X-Cdr1c-Panel: 1` (a page of another site cannot add it: CSRF).
+and the answer sets an HttpOnly, SameSite=Strict session cookie (signed, see `Access`). A code
+works once; a session ends when its token is revoked. A request authenticated by the cookie that
+changes anything must also carry `X-Cdr1c-Panel: 1` (a page of another site cannot add it: CSRF).
 """
 
 from __future__ import annotations
@@ -175,14 +175,18 @@ class TokenFile:
 
 
 class Access:
-    """Tokens → principals; one-time panel codes and cookie sessions (kept in memory: after a
-    restart the panel is opened again from 1C)."""
+    """Tokens → principals; one-time panel codes (in memory: they live a minute) and session
+    cookies. A session cookie is signed, not stored: `<token id>.<expiry>.<HMAC>` with a key
+    derived from the `[api] token`, so panels stay signed in across a restart of `cdr1c live`
+    (their event streams reconnect by themselves), and a session ends when its token is revoked,
+    when it expires, when the `[api] token` changes, or at sign-out."""
 
     def __init__(self, admin_token: str, tokens: TokenFile | None = None) -> None:
         self._admin = admin_token.encode()
+        self._key = hashlib.sha256(b"cdr1c panel session\0" + self._admin).digest()
         self.tokens = tokens
         self._codes: dict[str, tuple[float, Principal]] = {}
-        self._sessions: dict[str, tuple[float, Principal]] = {}
+        self._ended: dict[str, float] = {}  # signed-out cookies → their expiry
 
     def bearer(self, token: str) -> Principal | None:
         admin = hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._admin)
@@ -191,11 +195,14 @@ class Access:
             return Principal("admin", name="administrator")
         return rec.principal() if rec is not None else None
 
-    def _alive(self, p: Principal) -> bool:
-        """A session or code lives only while its token does (revoke ends it)."""
-        if p.admin or self.tokens is None:
-            return p.admin
-        return any(r.id == p.token_id for r in self.tokens.records())
+    def _current(self, token_id: str) -> Principal | None:
+        """The principal of a token id, if the token still exists (revoke ends its sessions)."""
+        if token_id == "admin":
+            return Principal("admin", name="administrator")
+        if self.tokens is None:
+            return None
+        rec = next((r for r in self.tokens.records() if r.id == token_id), None)
+        return rec.principal() if rec is not None else None
 
     def new_code(self, p: Principal) -> str:
         now = time.monotonic()
@@ -205,7 +212,7 @@ class Access:
         return code
 
     def redeem(self, code: str) -> str | None:
-        """A one-time code → a new session id (the cookie's value), or None."""
+        """A one-time code → a new session cookie value, or None."""
         found = None
         for known in list(self._codes):
             if hmac.compare_digest(known.encode(), code.encode("utf-8", "surrogatepass")):
@@ -213,27 +220,31 @@ class Access:
         if found is None:
             return None
         expires, p = self._codes.pop(found)
-        if expires < time.monotonic() or not self._alive(p):
+        if expires < time.monotonic():
             return None
-        return self.new_session(p)
+        current = self._current(p.token_id or "admin")
+        return self.new_session(current) if current is not None else None
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
 
     def new_session(self, p: Principal) -> str:
-        sid = secrets.token_urlsafe(32)
-        self._sessions[sid] = (time.monotonic() + SESSION_SECONDS, p)
-        return sid
+        body = f"{p.token_id or 'admin'}.{int(time.time() + SESSION_SECONDS)}"
+        return f"{body}.{self._sign(body)}"
 
     def session(self, sid: str) -> Principal | None:
-        hit = None
-        for known, value in self._sessions.items():
-            if hmac.compare_digest(known.encode(), sid.encode("utf-8", "surrogatepass")):
-                hit = (known, value)
-        if hit is None:
+        token_id, _, rest = sid.partition(".")
+        expiry, _, mac = rest.partition(".")
+        body = f"{token_id}.{expiry}"
+        if not hmac.compare_digest(self._sign(body).encode(), mac.encode("utf-8", "surrogatepass")):
             return None
-        known, (expires, p) = hit
-        if expires < time.monotonic() or not self._alive(p):
-            self._sessions.pop(known, None)
+        if not expiry.isdigit() or int(expiry) < time.time() or sid in self._ended:
             return None
-        return p
+        return self._current(token_id)
 
     def end_session(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
+        now = time.time()
+        self._ended = {k: v for k, v in self._ended.items() if v > now}
+        expiry = sid.partition(".")[2].partition(".")[0]
+        if expiry.isdigit():
+            self._ended[sid] = float(expiry)
