@@ -237,3 +237,26 @@ def test_no_made_up_cookie_is_a_session(cookie: str) -> None:
     access = Access(TOKEN)
     assert access.session(cookie) is None
     assert access.redeem(cookie) is None
+
+
+def test_a_token_typed_into_the_sign_in_form_gives_a_session_and_a_wrong_one_does_not(tmp_path: Path) -> None:
+    async def t(stack: LiveStack, http: aiohttp.ClientSession, tok: dict[str, str]) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(stack.url, cookie_jar=jar) as browser:
+            async with browser.post("/panel/login", data={"token": "c1t_wrong"}, allow_redirects=False) as r:
+                assert r.status == 403 and "text/html" in r.content_type and COOKIE not in r.cookies
+            assert await status(browser, "GET", "/v1/me", None) == 401
+            form = {"token": tok["supervisor"]}
+            async with browser.post("/panel/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/panel"
+            async with browser.get("/v1/me") as r:
+                assert (await r.json())["role"] == "supervisor"
+            async with browser.get("/panel") as r:
+                page = await r.text()
+                assert r.status == 200 and "script-src 'self'" in r.headers["Content-Security-Policy"]
+            assert '<script src="/panel/static/panel.js"' in page
+            assert await status(browser, "GET", "/panel/static/../app.py", None) == 404
+            assert await status(browser, "POST", "/v1/panel/logout", {CSRF_HEADER: "1"}) == 200
+            assert await status(browser, "GET", "/v1/me", None) == 401
+
+    scenario(tmp_path, t)

@@ -5,19 +5,21 @@ call operations of app.py.
   no token needed to load it; it asks `/v1/me` and shows a sign-in form when there is no session;
 - `GET /panel/login?code=…`: a one-time code (from `POST /v1/panel/links`) → session cookie;
   `POST /panel/login` with a `token` form field does the same for a token typed in;
-  `POST /panel/logout` ends the session;
+  `POST /v1/panel/logout` ends the session;
 - `GET /v1/me`: who the token or cookie is; `GET /v1/queues`: callers waiting;
-  `GET /v1/calls/{id}/card`: the incoming call card; `GET /v1/events/poll`: long-poll.
+  `GET /v1/calls/{id}/card`: the incoming call card; `GET /v1/events/poll`: long-poll;
+  `GET /v1/extensions/{ext}/call`: the call ringing at or talking on an extension.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
-from etl.api.access import CODE_SECONDS, COOKIE, SESSION_SECONDS, AccessDenied, Principal
+from etl.api.access import CODE_SECONDS, COOKIE, SESSION_SECONDS
 from etl.api.guard import principal
 from etl.data_files import data_folder
 
@@ -110,8 +112,6 @@ def add_panel_routes(app: web.Application, ctx_key: web.AppKey[Any]) -> None:
         }
         cards = ctx.panel.cards if ctx.panel is not None else None
         if number and cards is not None:
-            import asyncio
-
             out.update(await asyncio.to_thread(cards.card, number))
         elif seen[-1].get("client"):
             out["client"] = {"name": seen[-1]["client"]}
@@ -186,6 +186,3 @@ def _signed_in(request: web.Request, sid: str | None) -> web.StreamResponse:
         max_age=int(SESSION_SECONDS),
     )
     return response
-
-
-__all__ = ["AccessDenied", "Principal", "add_panel_routes"]
