@@ -215,11 +215,16 @@ def test_pick_up_a_ringing_colleague_runs_pickupchan_on_the_ringing_leg(browser:
 
 
 def test_take_a_caller_waiting_in_the_queue_redirects_the_callers_leg(browser: Browser, world: Any) -> None:
-    w = world("queue_wait_intercept_redirect")
+    w = world(
+        "queue_wait_intercept_redirect",
+        rewrite=lambda raw: raw.replace(b"Ivan Petrov", HOSTILE.encode()),
+    )
     page = open_panel(browser, w, "102")
     w.until("QueueCallerJoin")
     button = "document.querySelector('#queue button[data-action=take]')"
     wait_in_page(page, button)
+    assert page.eval("document.querySelector('#queue .caller-name').textContent") == HOSTILE
+    assert page.eval("window.__pwned === undefined && document.querySelectorAll('img').length === 0")
     row = page.eval("document.querySelector('#queue li').innerText")
     assert "+79161234567" in row or "79161234567" in row
     assert CLIENT in row and page.eval("document.querySelector('#queue li.mine') !== null"), "102's client"
