@@ -260,3 +260,28 @@ def test_a_token_typed_into_the_sign_in_form_gives_a_session_and_a_wrong_one_doe
             assert await status(browser, "GET", "/v1/me", None) == 401
 
     scenario(tmp_path, t)
+
+
+def test_cdr1c_tokens_add_list_revoke(tmp_path: Path, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+
+    monkeypatch.delenv("CDR1C_API_TOKEN", raising=False)  # not needed: only tokens_file is read
+    config = tmp_path / "cdr1c.toml"
+    config.write_text(
+        '[source]\nurl = "sqlite:///cdr.sqlite"\n[api]\ntoken = "${CDR1C_API_TOKEN}"\n', encoding="utf-8"
+    )
+    run = CliRunner()
+    added = run.invoke(cli, ["tokens", "add", "101", "--name", "Иван", "--config", str(config)])
+    assert added.exit_code == 0, added.output
+    token = added.output.splitlines()[1]
+    assert TokenFile(tmp_path / "cdr1c-tokens.json").find(token) is not None
+    listed = run.invoke(cli, ["tokens", "list", "--json", "--config", str(config)])
+    (row,) = json.loads(listed.output)
+    assert (row["extension"], row["role"], row["name"]) == ("101", "manager", "Иван")
+    assert token not in listed.output and "hash" not in row
+    assert run.invoke(cli, ["tokens", "add", "1x1", "--config", str(config)]).exit_code == 2
+    assert run.invoke(cli, ["tokens", "revoke", row["id"], "--config", str(config)]).exit_code == 0
+    assert run.invoke(cli, ["tokens", "revoke", "101", "--config", str(config)]).exit_code == 1
+    assert TokenFile(tmp_path / "cdr1c-tokens.json").records() == []
