@@ -244,8 +244,17 @@ def cli(click_ctx: click.Context) -> None:
     help="the port the demo's config gives its 1C stand-in (`cdr1c standin` serves it there)",
 )
 @click.option("--serve", is_flag=True, help="after the demo, keep its 1C stand-in up until Ctrl-C")
+@click.option(
+    "--panel",
+    is_flag=True,
+    help="after the demo, run the telephony panel on a simulated PBX (calls from the demo's 1C "
+    "clients ring 101) at http://127.0.0.1:PANEL-PORT/panel until Ctrl-C",
+)
+@click.option("--panel-port", default=8765, show_default=True, help="where --panel serves the panel")
 @click.pass_obj
-def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int, port: int, serve: bool) -> None:
+def demo(
+    ctx: Ctx, out_dir: Path, calls: int, seed: int, port: int, serve: bool, panel: bool, panel_port: int
+) -> None:
     """Build a sample FreePBX PBX and run the whole pipeline on it.
 
     Creates a SQLite CDR database with the FreePBX columns, WAV recordings in the YYYY/MM/DD
@@ -256,7 +265,15 @@ def demo(ctx: Ctx, out_dir: Path, calls: int, seed: int, port: int, serve: bool)
     """
     import jobs.demo as job
 
-    run_job(ctx, lambda: job.run(out_dir, calls=calls, seed=seed, port=port, serve=serve))
+    def both() -> ExitCode:
+        code = job.run(out_dir, calls=calls, seed=seed, port=port, serve=serve)
+        if panel:
+            import jobs.demo_panel as demo_panel  # the body is there (issue 15)
+
+            code = max(code, demo_panel.run(out_dir, port=panel_port))
+        return ExitCode(code)
+
+    run_job(ctx, both)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -429,6 +446,11 @@ def live(ctx: Ctx) -> None:
     import jobs.live as job
 
     run_job(ctx, lambda: job.run(ctx.settings))
+
+
+from jobs.tokens import command as tokens_command  # noqa: E402  (its body is in jobs/tokens.py)
+
+cli.add_command(tokens_command(run_job, global_options))
 
 
 def main() -> None:

@@ -16,7 +16,9 @@ from etl.ami.operations import Operations
 from etl.ami.routing import ManagerDirectory, SmartRouter, TomlManagerDirectory
 from etl.ami.screenpop import ScreenPop
 from etl.ami.states import ExtensionStates
+from etl.api.access import Access, TokenFile
 from etl.api.app import LiveContext, create_app
+from etl.api.feed import PanelData, PanelFeed
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.config import Settings
@@ -47,6 +49,18 @@ def _backfill_runner(settings: Settings) -> Any:
     return run_backfill
 
 
+def _panel_data(settings: Settings, normaliser: PhoneNormaliser, directory: ManagerDirectory) -> PanelData:
+    """The cards read the ledger (1C clients from the last sync, the calls); the queue list's
+    clients come from the same directory smart routing uses."""
+    from etl.api.cards import CardSource
+
+    catalog = settings.onec.client_catalog if settings.onec else "Catalog_Контрагенты"
+    link_base = settings.reports.onec_link_base if settings.reports else ""
+    lang = settings.reports.lang if settings.reports else "ru"
+    cards = CardSource(Ledger.open(settings.state.url), normaliser, catalog, link_base)
+    return PanelData(cards=cards, directory=directory, lang=lang)
+
+
 async def _serve(settings: Settings) -> None:
     ami, api = settings.ami, settings.api
     assert ami is not None and api is not None
@@ -68,6 +82,8 @@ async def _serve(settings: Settings) -> None:
 
         directory = LedgerManagerDirectory(Ledger.open(settings.state.url), normaliser, fallback=directory)
     hub = EventHub()
+    panel = _panel_data(settings, normaliser, directory)
+    feed = PanelFeed(hub, states, panel)
     pop = ScreenPop(ami.channel, normaliser, directory)
     ops = Operations(
         client, ami, calls=pop.calls, region=region
@@ -86,6 +102,7 @@ async def _serve(settings: Settings) -> None:
         # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
         # ask for the whole table, and forget calls whose hangups may have been missed.
         pop.calls.reset()
+        feed.resynced()
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)
@@ -95,7 +112,9 @@ async def _serve(settings: Settings) -> None:
 
     def on_event(msg: Any) -> None:
         if states.apply(msg):
+            feed.line(msg)  # the panels' line keys
             return
+        feed.queue(msg)
         event = pop.translate(msg)
         if event is not None:
             hub.publish(event)
@@ -123,6 +142,8 @@ async def _serve(settings: Settings) -> None:
             ami_status=ami_status,
             jobs=jobs,
             originate_rate=api.originate_rate,
+            access=Access(api.token, TokenFile(api.tokens_file) if api.tokens_file else None),
+            panel=panel,
         )
     )
     # On stop the app ends its event streams itself (etl/api/app.py); a request still waiting for
@@ -132,7 +153,9 @@ async def _serve(settings: Settings) -> None:
     site = web.TCPSite(runner, api.host, api.port)
     await site.start()
     log.info("live API on http://%s:%d, AMI %s:%d", api.host, api.port, ami.host, ami.port)
+    log.info("panel on http://%s:%d/panel", api.host, api.port)
     await client.start()
+    watcher = asyncio.create_task(feed.watch_ami(lambda: client.connected))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -142,6 +165,7 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         log.info("stopping live component")
+        watcher.cancel()
         await client.stop()
         await runner.cleanup()
         jobs.shutdown()

@@ -56,7 +56,7 @@ def _example_request(path: str, method: str) -> tuple[str, dict[str, Any] | None
         ("/v1/spy", "post"): {"supervisor": "103", "target": "101", "mode": "whisper"},
         ("/v1/backfill", "post"): {"since": "2026-11-01", "until": "2026-11-02"},
     }
-    concrete = path.replace("{id}", "c1c-0001")
+    concrete = path.replace("{id}", "c1c-0001").replace("{ext}", "101")
     return concrete, bodies.get((path, method))
 
 

@@ -146,3 +146,53 @@ def test_demo_serve_keeps_the_stand_in_up_until_ctrl_c(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=120)[0]
     assert proc.returncode == 0 and "its data are in" in rest
+
+
+def test_demo_panel_pops_up_a_ringing_call_from_a_demo_client(tmp_path: Path) -> None:
+    """`cdr1c demo --panel`: the panel on the simulated PBX; a call from a 1C client rings 101
+    within seconds, and its card names the client and the manager from the demo's 1C."""
+    import time
+    import urllib.request
+
+    out, port = tmp_path / "demo", _free_port()
+    args = ["demo", "--dir", str(out), "--calls", "40", "--panel", "--panel-port", str(port)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("token for 101:"):
+                break
+        assert any(f"http://127.0.0.1:{port}/panel" in x for x in lines), lines
+        token = line.split()[-1]
+
+        def get(path: str) -> dict[str, object]:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return dict(json.load(r))
+
+        deadline, ringing, cursor = time.monotonic() + 60, None, 0
+        while ringing is None and time.monotonic() < deadline:
+            try:  # the long-poll waits for the events: no sleep
+                got = get(f"/v1/events/poll?after={cursor}&wait=20")
+            except OSError:  # not listening yet: poll the port until it is
+                if not port_open("127.0.0.1", port):
+                    time.sleep(0.05)
+                continue
+            events = list(got["events"])  # type: ignore[call-overload]
+            cursor = int(got["cursor"])  # type: ignore[call-overload]
+            ringing = next((e for e in events if e["type"] == "ringing" and e["client"]), None)
+        assert ringing is not None and ringing["extension"] == "101"
+        card = get(f"/v1/calls/{ringing['linkedid']}/card")
+        client = card["client"]
+        assert isinstance(client, dict) and client["name"] == ringing["client"] and client["manager"]
+        assert str(client["link"]).startswith("e1cib/data/Справочник.")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

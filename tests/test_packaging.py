@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "etl", "jobs", "sql", "reports")
+SOURCES = ("pyproject.toml", "README.md", "etl", "jobs", "sql", "reports", "panel")
 
 
 def clean_copy(to: Path) -> Path:
@@ -35,10 +35,10 @@ def test_wheel_ships_sql_and_templates_under_etl_not_as_top_level_packages(tmp_p
     (wheel,) = out.glob("cdr1c-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     top = {n.split("/")[0] for n in names if "/" in n}
-    assert {"sql", "reports"} & top == set()
+    assert {"sql", "reports", "panel"} & top == set()
     assert top - {"etl", "jobs"} == {next(t for t in top if t.endswith(".dist-info"))}
     shipped = {ROOT / n.removeprefix("etl/_data/") for n in names if n.startswith("etl/_data/")}
-    wanted = {p for folder in ("sql", "reports") for p in (ROOT / folder).rglob("*") if p.is_file()}
+    wanted = {p for folder in ("sql", "reports", "panel") for p in (ROOT / folder).rglob("*") if p.is_file()}
     assert {p for p in wanted if "__pycache__" not in p.parts} == shipped
     modules = {p.relative_to(ROOT).as_posix() for d in ("etl", "jobs") for p in (ROOT / d).rglob("*.py")}
     assert modules - names == set()  # every package is listed in pyproject.toml

@@ -76,6 +76,7 @@ class ScreenPop:
             return None
         if prefix:
             caller = msg.get("CallerIDNum") or ""
+            name = msg.get("CallerIDName") or ""
             linkedid = msg.get("DestLinkedid") or msg.get("Linkedid") or ""
             uniqueid = msg.get("DestUniqueid") or ""
             dialling = msg.get("Channel") or ""
@@ -86,6 +87,7 @@ class ScreenPop:
             )
         else:
             caller = msg.get("ConnectedLineNum") or ""
+            name = msg.get("ConnectedLineName") or ""
             linkedid = msg.get("Linkedid") or ""
             uniqueid = msg.get("Uniqueid") or ""
             caller_leg = self.calls.caller_leg(linkedid)
@@ -100,6 +102,7 @@ class ScreenPop:
             "type": kind,
             "extension": ext,
             "caller": number,
+            "caller_name": "" if name == "<unknown>" or self.calls.dialled(linkedid) else name,
             "client": client,
             "linkedid": linkedid,
             "uniqueid": uniqueid,

@@ -1,6 +1,8 @@
 """The live HTTP API for 1C (aiohttp): the paths of design.md §5, JSON, bearer token.
 
-Every path but `/health` needs `Authorization: Bearer <token>`, compared in constant time.
+Every path but `/health` and the panel's page needs `Authorization: Bearer <token>` (the
+`[api] token`, or an employee's: etl/api/access.py) or the panel's session cookie, compared in
+constant time; a manager acts only for their own extension, other requests → 403.
 Invalid input → 400 (not JSON) or 422 (a value the configuration does not allow); a call that
 is not on the PBX → 404, one not in a state the operation needs → 409; a missing or wrong token
 → 401; originate over the per-token rate → 429; AMI down → 503; Asterisk said
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -27,9 +28,13 @@ from etl.ami.calls import CallConflict, NoSuchCall
 from etl.ami.client import OriginateResult, PendingOriginate
 from etl.ami.operations import INTERCEPT_MODES, SPY_FLAGS, CallStarted, Operations
 from etl.ami.states import ExtensionStates
+from etl.api.access import Access, AccessDenied
+from etl.api.feed import PanelData
+from etl.api.guard import PRINCIPAL, Unauthenticated, authenticate, principal
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.api.openapi import openapi_document
+from etl.api.panel_routes import add_panel_routes
 from etl.errors import AmiActionFailed, AmiError, AmiNotConnected, AmiTimeout, OperationRefused
 
 log = logging.getLogger(__name__)
@@ -74,11 +79,18 @@ class LiveContext:
     jobs: BackfillJobs | None = None
     originate_rate: str = "10/m"
     sse_keepalive: float = 15.0
+    access: Access | None = None  # None: only the administrator's `token`
+    panel: PanelData | None = None  # the cards and queue waiters (None: the panel shows events only)
+
+    def __post_init__(self) -> None:
+        if self.access is None:
+            self.access = Access(self.token)
 
 
 CTX = web.AppKey("live", LiveContext)
 LIMITER = web.AppKey("limiter", RateLimiter)
-PUBLIC = frozenset({"/health"})
+PUBLIC = frozenset({"/health", "/panel", "/panel/login"})
+PUBLIC_PREFIX = "/panel/static/"
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -97,17 +109,17 @@ def _ok(data: Any, status: int = 200) -> web.Response:
 async def auth_and_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.path not in PUBLIC:
-        token = request.app[CTX].token
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            return _error(
-                401,
-                "missing or wrong bearer token",
-            )
+    if request.path not in PUBLIC and not request.path.startswith(PUBLIC_PREFIX):
+        access = request.app[CTX].access
+        assert access is not None
+        try:
+            request[PRINCIPAL] = authenticate(request, access)
+        except Unauthenticated as exc:
+            return _error(exc.status, str(exc))
     try:
         return await handler(request)
+    except AccessDenied as exc:
+        return _error(403, str(exc))
     except NoSuchCall as exc:
         return _error(404, str(exc))
     except CallConflict as exc:
@@ -145,7 +157,9 @@ def _field(body: dict[str, Any], name: str) -> str:
 
 
 def _rate_key(request: web.Request) -> str:
-    return hashlib.sha256(request.headers.get("Authorization", "").encode()).hexdigest()[:16]
+    p = principal(request)
+    who = request.headers.get("Authorization", "") or f"{p.role}:{p.token_id}"
+    return hashlib.sha256(who.encode()).hexdigest()[:16]
 
 
 def _check_rate(request: web.Request) -> None:
@@ -206,6 +220,7 @@ async def post_calls(request: web.Request) -> web.Response:
     body = await _json_body(request)
     employee, number = _field(body, "from"), _field(body, "to")
     ctx.ops.policy.extension(employee, "from")
+    principal(request).own(employee, "from")
     ctx.ops.policy.number(number, "to")
     _check_rate(request)
     started = await ctx.ops.click_to_call(employee, number)
@@ -220,6 +235,7 @@ async def post_intercept(request: web.Request) -> web.Response:
     mode = body.get("mode", "redirect")
     if mode not in INTERCEPT_MODES:
         raise OperationRefused(f"mode must be one of {', '.join(INTERCEPT_MODES)}")
+    principal(request).own(to, "to")
     if mode == "pickup":
         _check_rate(request)
     result = await ctx.ops.intercept(request.match_info["id"], to, mode)
@@ -247,6 +263,7 @@ async def post_spy(request: web.Request) -> web.Response:
         raise OperationRefused(f"mode must be one of {', '.join(SPY_FLAGS)}")
     ctx.ops.policy.extension(supervisor, "supervisor")
     ctx.ops.policy.extension(target, "target")
+    principal(request).spy(supervisor)
     _check_rate(request)
     started = await ctx.ops.spy(supervisor, target, mode)
     _follow(ctx, started, "spy", supervisor)
@@ -254,6 +271,7 @@ async def post_spy(request: web.Request) -> web.Response:
 
 
 async def delete_call(request: web.Request) -> web.Response:
+    principal(request).admin_only("hanging up a call")
     await request.app[CTX].ops.hangup(request.match_info["id"])
     return _ok({"id": request.match_info["id"], "status": "hung up"})
 
@@ -268,7 +286,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     extension = request.query.get("extension")
     if extension is not None:
         ctx.ops.policy.extension(extension)
-    sub = ctx.hub.subscribe(extension)
+    sub = ctx.hub.subscribe(principal(request).events_of(extension))
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -310,6 +328,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 
 async def post_backfill(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
+    principal(request).admin_only("backfill")
     if ctx.jobs is None:
         return _error(503, "backfill is not available here")
     body = await _json_body(request)
@@ -328,6 +347,7 @@ async def post_backfill(request: web.Request) -> web.Response:
 
 async def get_job(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
+    principal(request).admin_only("backfill jobs")
     job = ctx.jobs.get(request.match_info["id"]) if ctx.jobs else None
     if job is None:
         return _error(404, "no such job")
@@ -363,4 +383,5 @@ def create_app(ctx: LiveContext) -> web.Application:
     app.router.add_get("/v1/jobs/{id}", get_job)
     app.router.add_get("/health", get_health)
     app.router.add_get("/openapi.json", get_openapi)
+    add_panel_routes(app, CTX)
     return app

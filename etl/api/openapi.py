@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from etl.api.openapi_panel import ACCESS, panel_paths
+
 _ERR = {"$ref": "#/components/schemas/Error"}
 _EXT = {"type": "string", "pattern": "^[0-9A-Za-z]{1,20}$", "examples": ["101"]}
 
@@ -23,6 +25,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "body is not JSON",
         401: "missing or wrong bearer token",
+        403: "the token's role or extension does not allow it (etl/api/access.py)",
         404: "not found (for a call: not on the PBX, ended or never seen by cdr1c)",
         409: "the call has no caller leg to move, or nothing rings to pick up",
         422: "a value the configuration does not allow",
@@ -57,7 +60,7 @@ _STARTED = {
     },
     "required": ["id", "status"],
 }
-_COMMON = (400, 401, 422, 502, 503, 504)
+_COMMON = (400, 401, 403, 422, 502, 503, 504)
 _CALL_ID_PARAM = {
     **_ID_PARAM,
     "schema": {"type": "string", "examples": ["1796555585.32"]},
@@ -88,6 +91,7 @@ _SCREEN_POP = {
             "type": "string",
             "description": "the external number, normalised; for a click-to-call the dialled number",
         },
+        "caller_name": {"type": "string", "description": "the caller ID name, as the PBX got it"},
         "client": _LEG,
         "linkedid": {"type": "string", "description": "the call: use it to intercept"},
         "uniqueid": {"type": "string", "description": "the phone's leg (not to intercept)"},
@@ -106,11 +110,14 @@ def openapi_document() -> dict[str, Any]:
             "title": "cdr1c live API",
             "version": "1",
             "description": "Click-to-call, interception, spy, line status and screen-pop events "
-            "for 1C:Enterprise, over Asterisk AMI.",
+            "for 1C:Enterprise, over Asterisk AMI, and the telephony panel at `/panel`. " + ACCESS,
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"cookie": []}],
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "cdr1c_panel"},
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
@@ -189,7 +196,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [_ID_PARAM],
                     "responses": {
                         "200": _resp("hung up", _STARTED),
-                        **_errors(401, 422, 502, 503, 504),
+                        **_errors(401, 403, 422, 502, 503, 504),
                     },
                 }
             },
@@ -250,11 +257,13 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "an event stream; each `data:` line is a JSON object: "
-                            "a screen-pop event (schema ScreenPopEvent) or an originate/pickup/spy "
-                            "result; the stream ends when the service stops (reconnect then)",
+                            "a screen-pop event (schema ScreenPopEvent), an originate/pickup/spy "
+                            "result, or for every subscriber `line` (an extension's new state), "
+                            "`queue` (the waiters changed) and `ami` (connected true/false); the "
+                            "stream ends when the service stops (reconnect then)",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
-                        **_errors(401, 422),
+                        **_errors(401, 403, 422),
                     },
                 }
             },
@@ -271,7 +280,7 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "responses": {
                         "202": _resp("started", {"$ref": "#/components/schemas/Job"}),
-                        **_errors(400, 401, 422, 503),
+                        **_errors(400, 401, 403, 422, 503),
                     },
                 }
             },
@@ -284,7 +293,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _resp("the job", {"$ref": "#/components/schemas/Job"}),
-                        **_errors(401, 404),
+                        **_errors(401, 403, 404),
                     },
                 }
             },
@@ -307,6 +316,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **panel_paths(_EXT, _CALL_ID_PARAM),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -189,7 +189,12 @@ def _api(sec: Section) -> ApiSettings:
         raise ConfigError(
             "set a random token of at least 16 characters (e.g. ${CDR1C_API_TOKEN})", sec.key("token")
         )
-    out = ApiSettings(listen=listen, token=token, originate_rate=sec.text("originate_rate", "10/m"))
+    out = ApiSettings(
+        listen=listen,
+        token=token,
+        originate_rate=sec.text("originate_rate", "10/m"),
+        tokens_file=sec.path_value("tokens_file", "cdr1c-tokens.json"),
+    )
     sec.done()
     return out
 

@@ -144,6 +144,7 @@ class ApiSettings:
     listen: str = "127.0.0.1:8765"
     token: str = ""
     originate_rate: str = "10/m"
+    tokens_file: Path | None = None  # employees' hashed tokens (`cdr1c tokens`, etl/api/access.py)
 
     @property
     def host(self) -> str:

@@ -24,6 +24,8 @@ class LiveStack:
         ivr_context: str = "ivr",
         dry_run: bool = False,
         call_ids: Callable[[], str] | None = None,
+        access: Any = None,
+        panel: Any = None,
         **settings: Any,
     ) -> None:
         from etl.config import AmiSettings
@@ -47,6 +49,8 @@ class LiveStack:
         self.rate = rate
         self.backfill = backfill
         self.url = ""
+        self.access = access  # etl.api.access.Access (None: only TOKEN, the administrator's)
+        self.panel = panel  # etl.api.feed.PanelData (None: a bare one)
 
     async def __aenter__(self) -> LiveStack:
         from aiohttp import web
@@ -57,6 +61,7 @@ class LiveStack:
         from etl.ami.screenpop import ScreenPop
         from etl.ami.states import ExtensionStates
         from etl.api.app import LiveContext, create_app
+        from etl.api.feed import PanelData, PanelFeed
         from etl.api.hub import EventHub
         from etl.api.jobs import BackfillJobs
         from etl.phones import PhoneNormaliser
@@ -69,6 +74,8 @@ class LiveStack:
         self.states = ExtensionStates(s.channel, s.hint_context)
         self.directory = TomlManagerDirectory(s.managers, self.normaliser)
         self.hub = EventHub()
+        self.panel = self.panel or PanelData(directory=self.directory)
+        self.feed = PanelFeed(self.hub, self.states, self.panel)
         self.pop = ScreenPop(s.channel, self.normaliser, self.directory)
         if self.call_ids is None:
             self.ops = Operations(self.client, s, calls=self.pop.calls)
@@ -86,12 +93,15 @@ class LiveStack:
 
         async def resync(c: AmiClient) -> None:
             self.pop.calls.reset()
+            self.feed.resynced()
             _, items = await c.send_list("ExtensionStateList")
             self.states.replace_all(items)
 
         def on_event(msg: object) -> None:
             if self.states.apply(msg):  # type: ignore[arg-type]
+                self.feed.line(msg)  # type: ignore[arg-type]
                 return
+            self.feed.queue(msg)  # type: ignore[arg-type]
             ev = self.pop.translate(msg)  # type: ignore[arg-type]
             if ev is not None:
                 self.hub.publish(ev)
@@ -116,6 +126,8 @@ class LiveStack:
                 jobs=self.jobs,
                 originate_rate=self.rate,
                 sse_keepalive=0.2,
+                access=self.access,
+                panel=self.panel,
             )
         )
         self.runner = web.AppRunner(app, access_log=None)

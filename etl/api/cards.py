@@ -1,0 +1,126 @@
+"""The incoming-call card: who a number is in 1C and what happened with it lately, read from the
+ledger (the 1C data the last `sync` read, and the calls the ledger holds).
+
+- client: name, its responsible manager (name, extension), and a 1C navigation link
+  `e1cib/data/Справочник.<catalog>?ref=<32 hex>` (docs/reference/onec-http.md §5a);
+- the last calls with that number (any direction), newest first;
+- the open missed calls: inbound calls from that number that nobody answered and after which no
+  call with the number was answered (as the reports count "callbacks owed").
+
+Pure reads; the caller runs them in a thread (the ledger may be MariaDB or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from etl.ledger.store import Ledger
+from etl.ledger.tables import calls, client_phones, clients, employees
+from etl.phones import PhoneNormaliser
+
+LAST_CALLS = 5
+# As etl/reports/links.py (not imported: the reports package pulls pandas into the live process).
+GUID_RE = re.compile(r"^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$", re.I)
+NAME_RE = re.compile(r"^\w{1,80}$")
+
+
+def e1cib_ref(guid: str) -> str | None:
+    """The 32-hex `ref` of a navigation link: the GUID's groups as g4 g5 g3 g2 g1."""
+    m = GUID_RE.match(guid or "")
+    if not m:
+        return None
+    g1, g2, g3, g4, g5 = m.groups()
+    return (g4 + g5 + g3 + g2 + g1).lower()
+
+
+def safe_base(url: str) -> str:
+    """A web-client prefix, kept only if it is http(s)."""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
+def catalog_name(entity_set: str) -> str:
+    """`Catalog_Контрагенты` → `Справочник.Контрагенты` (the 1C metadata name of a link)."""
+    name = entity_set.removeprefix("Catalog_")
+    return f"Справочник.{name if NAME_RE.match(name) else 'Контрагенты'}"
+
+
+def client_href(guid: str, catalog: str, base: str = "") -> str | None:
+    ref = e1cib_ref(guid)
+    return None if ref is None else f"{safe_base(base)}e1cib/data/{catalog_name(catalog)}?ref={ref}"
+
+
+def _iso(us: int | None) -> str | None:
+    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
+
+
+class CardSource:
+    def __init__(
+        self,
+        ledger: Ledger,
+        normaliser: PhoneNormaliser,
+        client_catalog: str = "Catalog_Контрагенты",
+        link_base: str = "",
+    ) -> None:
+        self.ledger = ledger
+        self.normaliser = normaliser
+        self.client_catalog = client_catalog
+        self.link_base = link_base
+
+    def card(self, number: str) -> dict[str, Any]:
+        key = self.normaliser.external(number) or number.strip()
+        with self.ledger.engine.connect() as conn:
+            found = conn.execute(
+                select(clients.c.ref_key, clients.c.name, employees.c.name, employees.c.extension)
+                .select_from(client_phones)
+                .join(clients, clients.c.ref_key == client_phones.c.client_ref)
+                .outerjoin(employees, employees.c.ref_key == clients.c.manager_ref)
+                .where(client_phones.c.phone == key)
+                .order_by(clients.c.name)
+            ).first()
+            rows = conn.execute(
+                select(
+                    calls.c.linkedid,
+                    calls.c.start_us,
+                    calls.c.direction,
+                    calls.c.outcome,
+                    calls.c.extension,
+                    calls.c.talk,
+                )
+                .where(calls.c.external_number == key)
+                .order_by(calls.c.start_us.desc())
+                .limit(200)
+            ).all()
+        client = None
+        if found is not None:
+            ref, name, manager, extension = found
+            client = {
+                "ref": ref,
+                "name": name,
+                "manager": manager,
+                "manager_extension": extension,
+                "link": client_href(ref, self.client_catalog, self.link_base),
+            }
+        history = [
+            {
+                "linkedid": r.linkedid,
+                "start": _iso(r.start_us),
+                "direction": r.direction,
+                "outcome": r.outcome,
+                "extension": r.extension,
+                "talk": r.talk,
+            }
+            for r in rows
+        ]
+        missed = []
+        for r in history:  # newest first: the open missed calls are those before an answered one
+            if r["outcome"] == "answered":
+                break
+            if r["direction"] == "inbound":
+                missed.append(r)
+        return {"number": key, "client": client, "last_calls": history[:LAST_CALLS], "open_missed": missed}

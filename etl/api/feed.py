@@ -1,0 +1,81 @@
+"""What the panel needs beyond the screen-pop events: line-state and queue events for the hub,
+and the data behind the cards and the queue list.
+
+The live component calls `PanelFeed.line(msg)` after the state table took an event and
+`PanelFeed.queue(msg)` for every other event; both publish a broadcast event (etl/api/hub.py)
+when something a panel shows changed; `watch_ami` publishes `ami` when the connection drops or
+returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from etl.ami.protocol import Message
+from etl.ami.queues import QueueWaiters
+from etl.ami.routing import ManagerDirectory
+from etl.ami.states import ExtensionStates
+from etl.api.cards import CardSource
+from etl.api.hub import EventHub
+
+
+@dataclass
+class PanelData:
+    queues: QueueWaiters = field(default_factory=QueueWaiters)
+    cards: CardSource | None = None  # None: no ledger data (the card shows the event's fields)
+    directory: ManagerDirectory | None = None  # a queue waiter's client and manager
+    lang: str = "ru"  # the panel's default language (the page lets each employee switch)
+
+    def waiters(self) -> list[dict[str, Any]]:
+        out = []
+        for w in self.queues.all():
+            item = w.as_json()
+            item["client"] = item["manager_extension"] = None
+            if w.caller and self.directory is not None:
+                match = self.directory.lookup(w.caller)
+                item["client"], item["manager_extension"] = match.client, match.extension
+            out.append(item)
+        return out
+
+
+class PanelFeed:
+    def __init__(self, hub: EventHub, states: ExtensionStates, data: PanelData) -> None:
+        self.hub = hub
+        self.states = states
+        self.data = data
+        self.ami_up = False
+
+    def line(self, msg: Message) -> None:
+        """The state table took `msg`: tell the panels the extension's new state."""
+        exten = msg.get("Exten") if msg.event == "ExtensionStatus" else None
+        state = self.states.get(exten) if exten else None
+        if state is None:  # a device state: find the extension by the newest change
+            state = max(self.states.all(), key=lambda s: s.updated, default=None)
+        if state is not None:
+            self.hub.publish({"type": "line", **state.as_json(), "ts": time.time()})
+
+    def queue(self, msg: Message) -> None:
+        if self.data.queues.apply(msg):
+            self.hub.publish({"type": "queue", "waiting": len(self.data.queues.all()), "ts": time.time()})
+
+    async def watch_ami(self, connected: Callable[[], bool], every: float = 0.2) -> None:
+        """Publish `ami` when the connection is found down (checked every `every` seconds: the
+        client has no disconnect hook) or back (`resynced`, at once), so a panel shows "PBX not
+        connected" within a fraction of a second."""
+        while True:
+            await asyncio.sleep(every)
+            now = connected()
+            if now != self.ami_up:
+                self.ami_up = now
+                self.hub.publish({"type": "ami", "connected": now, "ts": time.time()})
+
+    def resynced(self) -> None:
+        """After a (re)connect: queue leaves may have been missed; the lines were replaced."""
+        self.data.queues.reset()
+        self.ami_up = True
+        self.hub.publish({"type": "ami", "connected": True, "ts": time.time()})
+        self.hub.publish({"type": "queue", "waiting": 0, "ts": time.time()})
