@@ -82,10 +82,14 @@ async def _serve(settings: Settings) -> None:
         dry_run=ami.routing_dry_run,
     )
 
+    syncer = _live_sync(settings)  # None unless [ami] sync_on names a path
+
     async def resync(c: AmiClient) -> None:
         # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
         # ask for the whole table, and forget calls whose hangups may have been missed.
         pop.calls.reset()
+        if syncer is not None:
+            syncer.on_reconnect()
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)
@@ -94,6 +98,8 @@ async def _serve(settings: Settings) -> None:
             log.warning("ExtensionStateList failed: %s", exc)
 
     def on_event(msg: Any) -> None:
+        if syncer is not None:
+            syncer.on_event(msg)
         if states.apply(msg):
             return
         event = pop.translate(msg)
@@ -132,6 +138,8 @@ async def _serve(settings: Settings) -> None:
     site = web.TCPSite(runner, api.host, api.port)
     await site.start()
     log.info("live API on http://%s:%d, AMI %s:%d", api.host, api.port, ami.host, ami.port)
+    if syncer is not None:
+        await syncer.start()
     await client.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,5 +151,23 @@ async def _serve(settings: Settings) -> None:
     finally:
         log.info("stopping live component")
         await client.stop()
+        if syncer is not None:
+            await syncer.stop()
         await runner.cleanup()
         jobs.shutdown()
+
+
+def _live_sync(settings: Settings) -> Any:
+    """The event-driven sync of `[ami] sync_on` (jobs/live_sync.py), or None when it is off."""
+    ami = settings.ami
+    if ami is None or ami.sync_on == "off" or not settings.sources:
+        return None
+    from etl.live_sync import Debouncer
+    from jobs.live_sync import LiveSync
+
+    source = ami.sync_source or next(iter(settings.sources))
+    debouncer = Debouncer(
+        quiet=ami.sync_debounce, max_wait=ami.sync_max_wait, retry=ami.sync_retry, give_up=ami.sync_give_up
+    )
+    log.info("a finished call (%s) syncs source %s", ami.sync_on, source)
+    return LiveSync(settings, source, ami.sync_on, debouncer)
