@@ -1,0 +1,178 @@
+"""The event-driven sync of `cdr1c live` (issue 17) on real parts: the AMI double sending the
+capture's real `Cdr` events, a CDR database written row by row as Asterisk writes it, the ledger
+on each back-end, the 1C stand-in on a real socket; and the timer's `cdr1c sync` beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from etl.config import Settings
+from etl.errors import ExitCode, LockHeld
+from etl.sandbox.ami import AmiDouble, until
+from etl.sandbox.ami.wire import run
+from etl.sandbox.standin import StandIn
+from jobs import sync
+from tests.conftest import require_fixtures
+from tests.live_sync_support import Call, Pbx, calls, event_bytes, live_sync, sync_runs, write_config
+
+
+def created(stand: StandIn) -> list[tuple[object, ...]]:
+    return list(stand.stats.created_keys)
+
+
+def holds(stand: StandIn, *group: Call) -> bool:
+    want = set().union(*(c.keys() for c in group))
+    return want <= set(created(stand))
+
+
+def assert_once(stand: StandIn, *group: Call) -> None:
+    keys = created(stand)
+    assert len(keys) == len(set(keys)), "a record was created twice in 1C"
+    assert set(keys) == set().union(*(c.keys() for c in group))
+    assert stand.stats.patches == 0
+
+
+def world(
+    tmp_path: Path, ledger_url: str, stand: StandIn, double: AmiDouble, ami: str = ""
+) -> tuple[Settings, Pbx]:
+    require_fixtures()
+    pbx_url = f"sqlite:///{tmp_path / 'pbx.sqlite'}"
+    pbx = Pbx(pbx_url)
+    return write_config(tmp_path, ledger_url, stand, double.port, pbx_url, ami), pbx
+
+
+def test_a_burst_of_legs_of_one_queue_call_gives_one_sync_run(tmp_path: Path, ledger_url: str) -> None:
+    """A ring-group call ends four legs at once: four `Cdr` events, one sync run, four records."""
+    (call,) = [c for c in calls(31) if len(c.rows) == 4]
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as stand:
+            settings, pbx = world(tmp_path, ledger_url, stand, double, "sync_debounce = 0.5")
+
+            async with live_sync(settings) as (_, syncer):
+                pbx.write(call)
+                await double.emit_raw(event_bytes(double, call))
+                await until(lambda: holds(stand, call) and syncer.debouncer.pending() == 0)
+                assert syncer.ends_seen == 4
+                assert syncer.runs == 1
+            pbx.close()
+            assert [r["trigger"] for r in sync_runs(ledger_url)] == ["ami-cdr"]
+            assert_once(stand, call)
+        await double.stop()
+
+    run(scenario())
+
+
+def test_an_event_before_its_row_is_in_the_database_still_delivers(tmp_path: Path, ledger_url: str) -> None:
+    """The `Cdr` event comes before cdr_adaptive_odbc commits: the run finds nothing, the retry
+    finds the row once it is there."""
+    (call,) = calls(1)
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as stand:
+            settings, pbx = world(tmp_path, ledger_url, stand, double, "sync_retry = 0.2")
+
+            async with live_sync(settings) as (_, syncer):
+                await double.emit_raw(event_bytes(double, call))
+                await until(lambda: syncer.runs >= 1)
+                assert syncer.last["not_found_yet"] == 1 and syncer.debouncer.pending() == 1
+                pbx.write(call)  # now the database has it
+                await until(lambda: holds(stand, call) and syncer.debouncer.pending() == 0)
+                assert syncer.given_up == 0
+            pbx.close()
+            assert_once(stand, call)
+        await double.stop()
+
+    run(scenario())
+
+
+def test_ami_dropped_mid_run_then_the_timer_delivers_everything_once(tmp_path: Path, ledger_url: str) -> None:
+    """Calls delivered by their events; AMI goes away; more calls end (no events reach cdr1c);
+    the timer's sync delivers them; each record is in 1C once, and another timer run finds
+    nothing left to do."""
+    first, later = calls(3), calls(5, start=3)
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as stand:
+            settings, pbx = world(tmp_path, ledger_url, stand, double)
+
+            async with live_sync(settings) as (client, syncer):
+                for call in first:
+                    pbx.write(call)
+                    await double.emit_raw(event_bytes(double, call))
+                await until(lambda: holds(stand, *first))
+                await double.stop()  # AMI down
+                await until(lambda: not client.connected)
+                for call in later:
+                    pbx.write(call)
+                code = await asyncio.to_thread(sync.run, settings)
+                assert code in (ExitCode.OK, ExitCode.NEEDS_ATTENTION)  # the stand-in lacks the event doc
+                assert holds(stand, *later)
+                assert syncer.ends_seen == sum(len(c.rows) for c in first)
+            pbx.close()
+            assert_once(stand, *first, *later)
+            again = await asyncio.to_thread(sync.run, settings)
+            assert again in (ExitCode.OK, ExitCode.NEEDS_ATTENTION)
+            last = sync_runs(ledger_url)[-1]["summary"]
+            assert last["trigger"] == "timer"
+            assert last["sources"]["default"]["new"] == 0
+            assert last["push"]["delivered"] == 0 and last["push"]["patched"] == 0
+            assert_once(stand, *first, *later)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("rounds", [4])
+def test_timer_and_event_path_racing_leave_every_record_once(
+    tmp_path: Path, ledger_url: str, rounds: int
+) -> None:
+    """Calls end while the timer's sync runs again and again beside the event path: both take
+    the same per-source lock, share one outbox, and 1C gets every record exactly once."""
+    batches = [calls(6, start=6 * i) for i in range(rounds)]
+    everything = [c for b in batches for c in b]
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as stand:
+            settings, pbx = world(
+                tmp_path, ledger_url, stand, double, "sync_debounce = 0.05\nsync_retry = 0.1"
+            )
+
+            done = asyncio.Event()
+
+            async def timer() -> int:
+                n = 0
+                while not done.is_set():
+                    with contextlib.suppress(LockHeld):  # the CLI's exit 6: the event path holds it
+                        await asyncio.to_thread(sync.run, settings)
+                        n += 1
+                return n
+
+            async with live_sync(settings) as (_, syncer):
+                racing = asyncio.create_task(timer())
+                for batch in batches:
+                    for call in batch:
+                        pbx.write(call)
+                        await double.emit_raw(event_bytes(double, call))
+                    await until(lambda b=batch: holds(stand, *b))  # type: ignore[misc]
+                await until(lambda: holds(stand, *everything) and syncer.debouncer.pending() == 0)
+                done.set()
+                assert await racing >= 1
+            pbx.close()
+            assert_once(stand, *everything)
+            triggers = {r["trigger"] for r in sync_runs(ledger_url)}
+            assert "ami-cdr" in triggers
+        await double.stop()
+
+    run(scenario())
