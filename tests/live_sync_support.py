@@ -52,7 +52,7 @@ class Call:
     rows: list[dict[str, Any]]
     events: list[Headers]
 
-    def keys(self) -> set[tuple[str, str]]:
+    def register_keys(self) -> set[tuple[str, str]]:
         """The register keys 1C holds for it: (source, row_id)."""
         return {("default", f"{r['uniqueid']}#{r['sequence']}") for r in self.rows}
 

@@ -25,14 +25,14 @@ def created(stand: StandIn) -> list[tuple[object, ...]]:
 
 
 def holds(stand: StandIn, *group: Call) -> bool:
-    want = set().union(*(c.keys() for c in group))
+    want = set().union(*(c.register_keys() for c in group))
     return want <= set(created(stand))
 
 
 def assert_once(stand: StandIn, *group: Call) -> None:
     keys = created(stand)
     assert len(keys) == len(set(keys)), "a record was created twice in 1C"
-    assert set(keys) == set().union(*(c.keys() for c in group))
+    assert set(keys) == set().union(*(c.register_keys() for c in group))
     assert stand.stats.patches == 0
 
 
