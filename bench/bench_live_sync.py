@@ -159,6 +159,13 @@ async def bench(duration: float, rate: float, latency: float, cdr: str, tmp: Pat
         "missing": len(set(sent_at) - set(stand.created_at)),
         "created_twice": len(keys) - len(set(keys)),
         "sync_runs": len(runs),
+        "run_seconds_p50": round(
+            pct([r["summary"].get("duration_seconds", 0.0) for r in runs] or [0.0], 50), 3
+        ),
+        "run_seconds_max": round(max([r["summary"].get("duration_seconds", 0.0) for r in runs] or [0.0]), 3),
+        "push_seconds_p50": round(
+            pct([r["summary"].get("push", {}).get("seconds", 0.0) for r in runs] or [0.0], 50), 3
+        ),
         "p95_ok": pct(delays, 95) <= 5.0,
         "p99_ok": pct(delays, 99) <= 10.0,
     }

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from etl.config import Settings
+from etl.delivery import delivery_state
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, cdr_rows, cursors, quarantine, runs
 
@@ -69,6 +70,7 @@ def collect_status(settings: Settings, ledger: Ledger) -> dict[str, Any]:
         "last_runs": by_job,
         "last_success": _last_success(ledger),
         "jobs": job_states(ledger),
+        "delivery": delivery_state(ledger),
     }
 
 

@@ -12,9 +12,12 @@ import pytest
 
 from etl.config import Settings
 from etl.errors import ExitCode, LockHeld
+from etl.ledger.store import Ledger
+from etl.metrics import write_metrics
 from etl.sandbox.ami import AmiDouble, until
 from etl.sandbox.ami.wire import run
 from etl.sandbox.standin import StandIn
+from etl.status import collect_status
 from jobs import sync
 from tests.conftest import require_fixtures
 from tests.live_sync_support import Call, Pbx, calls, event_bytes, live_sync, sync_runs, write_config
@@ -110,7 +113,7 @@ def test_ami_dropped_mid_run_then_the_timer_delivers_everything_once(tmp_path: P
                 for call in first:
                     pbx.write(call)
                     await double.emit_raw(event_bytes(double, call))
-                await until(lambda: holds(stand, *first))
+                await until(lambda: holds(stand, *first) and syncer.debouncer.pending() == 0)
                 await double.stop()  # AMI down
                 await until(lambda: not client.connected)
                 for call in later:
@@ -128,6 +131,24 @@ def test_ami_dropped_mid_run_then_the_timer_delivers_everything_once(tmp_path: P
             assert last["sources"]["default"]["new"] == 0
             assert last["push"]["delivered"] == 0 and last["push"]["patched"] == 0
             assert_once(stand, *first, *later)
+            # `cdr1c status` and the metrics: which path delivered what, and how soon
+            ledger = Ledger.open(ledger_url)
+            state = collect_status(settings, ledger)
+            ledger.close()
+            paths = state["delivery"]["paths"]
+            assert paths["ami-cdr"]["delivered"] == sum(len(c.rows) for c in first)
+            assert paths["timer"]["delivered"] == sum(len(c.rows) for c in later)
+            assert paths["timer"]["runs"] == 2 and paths["ami-cdr"]["last_delivery"] is not None
+            delay = state["delivery"]["delay_seconds"]
+            assert delay["delivered"] == sum(len(c.rows) for c in (*first, *later)) and delay["waiting"] == 0
+            assert 0 <= delay["p50"] <= delay["p95"]
+            write_metrics(tmp_path / "cdr1c.prom", state)
+            prom = (tmp_path / "cdr1c.prom").read_text()
+            assert (
+                f'cdr1c_delivered_last_hour{{path="ami-cdr"}} {float(paths["ami-cdr"]["delivered"])}' in prom
+            )
+            assert 'cdr1c_delivery_delay_seconds{quantile="0.95"}' in prom
+            assert "cdr1c_calls_waiting_last_hour 0.0" in prom
 
     run(scenario())
 
