@@ -126,9 +126,16 @@ def event_bytes(double: AmiDouble, call: Call) -> bytes:
 
 
 def write_config(
-    tmp: Path, ledger_url: str, stand: StandIn, ami_port: int, pbx_url: str, ami: str = ""
+    tmp: Path,
+    ledger_url: str,
+    stand: StandIn,
+    ami_port: int,
+    pbx_url: str,
+    ami: str = "",
+    recordings: Path | None = None,
 ) -> Settings:
     path = tmp / "cdr1c.toml"
+    extra = "" if recordings is None else f'[recordings]\nroot = "{recordings}"\n'
     path.write_text(
         f'[source]\nurl = "{pbx_url}"\ntimezone = "UTC"\nlookback = "30m"\n'
         f'[state]\nurl = "{ledger_url}"\n'
@@ -136,7 +143,7 @@ def write_config(
         'timezone = "UTC"\nretry_backoff = 0.01\n'
         f'[ami]\nhost = "127.0.0.1"\nport = {ami_port}\nuser = "cdr1c"\nsecret = "s3cret-ami-secret"\n'
         f'sync_on = "cdr"\n{ami}\n'
-        f'[general]\nlock_dir = "{tmp / "run"}"\n',
+        f'[general]\nlock_dir = "{tmp / "run"}"\n{extra}',
         encoding="utf-8",
     )
     return load_settings(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,17 @@ from etl.sandbox.ami.wire import run
 from etl.sandbox.standin import StandIn
 from etl.status import collect_status
 from jobs import sync
-from tests.conftest import require_fixtures
-from tests.live_sync_support import Call, Pbx, calls, event_bytes, live_sync, sync_runs, write_config
+from tests.conftest import CAPTURE, require_fixtures
+from tests.live_sync_support import (
+    Call,
+    Pbx,
+    calls,
+    capture_calls,
+    event_bytes,
+    live_sync,
+    sync_runs,
+    write_config,
+)
 
 
 def created(stand: StandIn) -> list[tuple[object, ...]]:
@@ -40,12 +50,17 @@ def assert_once(stand: StandIn, *group: Call) -> None:
 
 
 def world(
-    tmp_path: Path, ledger_url: str, stand: StandIn, double: AmiDouble, ami: str = ""
+    tmp_path: Path,
+    ledger_url: str,
+    stand: StandIn,
+    double: AmiDouble,
+    ami: str = "",
+    recordings: Path | None = None,
 ) -> tuple[Settings, Pbx]:
     require_fixtures()
     pbx_url = f"sqlite:///{tmp_path / 'pbx.sqlite'}"
     pbx = Pbx(pbx_url)
-    return write_config(tmp_path, ledger_url, stand, double.port, pbx_url, ami), pbx
+    return write_config(tmp_path, ledger_url, stand, double.port, pbx_url, ami, recordings), pbx
 
 
 def test_a_burst_of_legs_of_one_queue_call_gives_one_sync_run(tmp_path: Path, ledger_url: str) -> None:
@@ -194,6 +209,57 @@ def test_timer_and_event_path_racing_leave_every_record_once(
             assert_once(stand, *everything)
             triggers = {r["trigger"] for r in sync_runs(ledger_url)}
             assert "ami-cdr" in triggers
+        await double.stop()
+
+    run(scenario())
+
+
+def test_recording_metadata_goes_with_the_call_when_the_file_is_closed_else_later(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    """The file MixMonitor closed at the hangup is linked before the push: the record reaches 1C
+    with its path and duration in that one delivery. A file that appears only later (copied from
+    another host, say) follows in a later delivery, as a patch of the record."""
+    templates = capture_calls()
+    now_call, later_call = (Call(*templates[i]) for i in (1, 3))  # the capture's own ids and dates
+    monitor = tmp_path / "monitor"
+    day = CAPTURE / "monitor" / "2026" / "11" / "25"
+
+    def place(call: Call) -> None:
+        name = call.rows[0]["recordingfile"]
+        (monitor / "2026" / "11" / "25").mkdir(parents=True, exist_ok=True)
+        shutil.copy(day / name, monitor / "2026" / "11" / "25" / name)
+
+    stand: list[StandIn] = []
+
+    def record(call: Call) -> dict[str, object]:
+        (row,) = call.rows
+        key = f"{row['uniqueid']}#{row['sequence']}"
+        return next(r for r in stand[0].records() if r["ИдентификаторСтроки"] == key)
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as s:
+            stand.append(s)
+            settings, pbx = world(tmp_path, ledger_url, s, double, recordings=monitor)
+            place(now_call)
+            async with live_sync(settings) as (_, syncer):
+                for call in (now_call, later_call):
+                    pbx.write(call)
+                    await double.emit_raw(event_bytes(double, call))
+                await until(lambda: holds(s, now_call, later_call) and syncer.debouncer.pending() == 0)
+                assert str(record(now_call)["ПутьКЗаписи"]).endswith(now_call.rows[0]["recordingfile"])
+                assert float(record(now_call)["ДлительностьЗаписи"]) > 0  # type: ignore[arg-type]
+                assert record(later_call)["ПутьКЗаписи"] == ""
+                assert s.stats.patches == 0
+                place(later_call)  # the file appears: the next run links it and patches the record
+            pbx.close()
+            await asyncio.to_thread(sync.run, settings)
+            assert str(record(later_call)["ПутьКЗаписи"]).endswith(later_call.rows[0]["recordingfile"])
+            assert s.stats.patches == 1
+            keys = created(s)
+            assert len(keys) == len(set(keys)) == 2
         await double.stop()
 
     run(scenario())
