@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.config import Settings
 from etl.errors import ExitCode, LockHeld
 from etl.ledger.store import Ledger
+from etl.ledger.tables import cdr_rows
 from etl.metrics import write_metrics
 from etl.sandbox.ami import AmiDouble, until
 from etl.sandbox.ami.wire import run
-from etl.sandbox.standin import StandIn
+from etl.sandbox.standin import Faults, StandIn
 from etl.status import collect_status
 from jobs import sync
 from tests.conftest import CAPTURE, require_fixtures
@@ -31,6 +36,7 @@ from tests.live_sync_support import (
     sync_runs,
     write_config,
 )
+from tests.ops_helpers import cdr1c
 
 
 def created(stand: StandIn) -> list[tuple[object, ...]]:
@@ -260,6 +266,54 @@ def test_recording_metadata_goes_with_the_call_when_the_file_is_closed_else_late
             assert s.stats.patches == 1
             keys = created(s)
             assert len(keys) == len(set(keys)) == 2
+        await double.stop()
+
+    run(scenario())
+
+
+def rows_in(ledger: Ledger) -> int:
+    """CDR rows in the ledger a child writes (0 while it has not created its tables)."""
+    try:
+        return ledger.count(cdr_rows)
+    except SQLAlchemyError:
+        return 0
+
+
+def test_kill9_of_cdr1c_live_mid_run_then_the_timer_loses_nothing(tmp_path: Path, ledger_url: str) -> None:
+    """`cdr1c live` (the real command, a child process) is killed with SIGKILL while its
+    event-driven runs write the ledger and push: the timer's sync then brings every record to 1C,
+    each once."""
+    group = calls(12)
+    rows = sum(len(c.rows) for c in group)
+    kill_at = random.Random(17).randint(1, rows - 1)  # ledger rows when the kill lands
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn(faults=Faults(latency=0.02)) as stand:
+            settings, pbx = world(tmp_path, ledger_url, stand, double, "sync_debounce = 0.05")
+            config = tmp_path / "cdr1c.toml"
+            with config.open("a", encoding="utf-8") as f:
+                f.write('[api]\nlisten = "127.0.0.1:0"\ntoken = "t0ken-for-tests-0123456789"\n')
+            live = cdr1c(config, "live", stdout=subprocess.DEVNULL)
+            try:
+                await until(lambda: bool(double.logged_in()) or live.poll() is not None, 60)
+                assert live.poll() is None, live.stderr.read().decode() if live.stderr else ""
+                for call in group:
+                    pbx.write(call)
+                    await double.emit_raw(event_bytes(double, call))
+                ledger = Ledger.open(ledger_url, create=False)
+                try:
+                    await until(lambda: rows_in(ledger) >= kill_at, 60)
+                finally:
+                    ledger.close()
+            finally:
+                live.send_signal(signal.SIGKILL)
+                live.wait(30)
+            pbx.close()
+            code = await asyncio.to_thread(sync.run, settings)
+            assert code in (ExitCode.OK, ExitCode.NEEDS_ATTENTION)
+            assert_once(stand, *group)
         await double.stop()
 
     run(scenario())
