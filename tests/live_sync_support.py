@@ -75,6 +75,26 @@ def capture_calls() -> list[tuple[str, list[dict[str, Any]], list[Headers]]]:
     return out
 
 
+def recorded_channel_events(linkedid: str) -> list[Headers]:
+    """The capture's real channel events (every event naming a uniqueid) of one call."""
+    uids: set[str] = set()
+    out: list[Headers] = []
+    with gzip.open(CAPTURE / "ami_events.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            ev = json.loads(line)
+            if ev.get("Linkedid") == linkedid:
+                uids.add(ev.get("Uniqueid", ""))
+            if ev.get("Uniqueid") in uids or ev.get("Linkedid") == linkedid:
+                out.append([(k, str(v)) for k, v in ev.items() if k != "_t"])
+    return out
+
+
+def with_tag(events: list[Headers], tag: str) -> list[Headers]:
+    """Uniqueid, Linkedid and UniqueID values suffixed by `tag`, as `copy_call` does to rows."""
+    ids = ("Uniqueid", "Linkedid", "UniqueID", "DestUniqueid", "DestLinkedid")
+    return [[(k, f"{v}x{tag}" if k in ids and v else v) for k, v in ev] for ev in events]
+
+
 def copy_call(template: tuple[str, list[dict[str, Any]], list[Headers]], tag: str, end: datetime) -> Call:
     """The call with ids suffixed by `tag`, shifted in time so that it ends at `end`."""
     linkedid, rows, events = template
@@ -135,6 +155,7 @@ def write_config(
     recordings: Path | None = None,
 ) -> Settings:
     path = tmp / "cdr1c.toml"
+    mode = "" if "sync_on" in ami else 'sync_on = "cdr"'
     extra = "" if recordings is None else f'[recordings]\nroot = "{recordings}"\n'
     path.write_text(
         f'[source]\nurl = "{pbx_url}"\ntimezone = "UTC"\nlookback = "30m"\n'
@@ -142,7 +163,7 @@ def write_config(
         f'[onec]\nurl = "{stand.url}"\nuser = "{stand.user}"\npassword = "{stand.password}"\n'
         'timezone = "UTC"\nretry_backoff = 0.01\n'
         f'[ami]\nhost = "127.0.0.1"\nport = {ami_port}\nuser = "cdr1c"\nsecret = "s3cret-ami-secret"\n'
-        f'sync_on = "cdr"\n{ami}\n'
+        f"{mode}\n{ami}\n"
         f'[general]\nlock_dir = "{tmp / "run"}"\n{extra}',
         encoding="utf-8",
     )

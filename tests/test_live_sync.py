@@ -23,6 +23,7 @@ from etl.sandbox.ami.wire import run
 from etl.sandbox.standin import Faults, StandIn
 from etl.status import collect_status
 from jobs import sync
+from jobs.status import render_text
 from tests.conftest import CAPTURE, require_fixtures
 from tests.live_sync_support import (
     Call,
@@ -31,7 +32,9 @@ from tests.live_sync_support import (
     capture_calls,
     event_bytes,
     live_sync,
+    recorded_channel_events,
     sync_runs,
+    with_tag,
     write_config,
 )
 from tests.ops_helpers import cdr1c
@@ -161,6 +164,8 @@ def test_ami_dropped_mid_run_then_the_timer_delivers_everything_once(tmp_path: P
             delay = state["delivery"]["delay_seconds"]
             assert delay["delivered"] == sum(len(c.rows) for c in (*first, *later)) and delay["waiting"] == 0
             assert 0 <= delay["p50"] <= delay["p95"]
+            text = render_text(state)
+            assert "Delivery, last hour: ami-cdr: " in text and "end of call → in 1C: p50 " in text
             write_metrics(tmp_path / "cdr1c.prom", state)
             prom = (tmp_path / "cdr1c.prom").read_text()
             assert (
@@ -313,6 +318,31 @@ def test_kill9_of_cdr1c_live_mid_run_then_the_timer_loses_nothing(tmp_path: Path
             code = await asyncio.to_thread(sync.run, settings)
             assert code in (ExitCode.OK, ExitCode.NEEDS_ATTENTION)
             assert_once(stand, *group)
+        await double.stop()
+
+    run(scenario())
+
+
+def test_without_cdr_manager_the_last_hangup_of_a_call_delivers_it(tmp_path: Path, ledger_url: str) -> None:
+    """`sync_on = "hangup"`: the capture's real channel events of a ring-group call (its
+    Newchannels, its legs hanging up one by one); the last Hangup starts one run."""
+    (call,) = [c for c in calls(31) if len(c.rows) == 4]
+    original = call.linkedid.rsplit("x", 1)[0]
+    events = with_tag(recorded_channel_events(original), call.linkedid.rsplit("x", 1)[1])
+
+    async def scenario() -> None:
+        double = AmiDouble()
+        await double.start()
+        with StandIn() as stand:
+            settings, pbx = world(tmp_path, ledger_url, stand, double, 'sync_on = "hangup"')
+            async with live_sync(settings) as (_, syncer):
+                pbx.write(call)
+                await double.emit_raw(b"".join(double.message(ev) for ev in events))
+                await until(lambda: holds(stand, call) and syncer.debouncer.pending() == 0)
+                assert syncer.ends_seen == 1 and syncer.runs == 1
+            pbx.close()
+            assert [r["trigger"] for r in sync_runs(ledger_url)] == ["ami-hangup"]
+            assert_once(stand, call)
         await double.stop()
 
     run(scenario())
