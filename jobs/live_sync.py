@@ -175,7 +175,7 @@ class LiveSync:
                 )
             except Exception as exc:  # a bug or an unreachable ledger: the timer still catches up
                 log.error("event-driven sync of %s failed: %s", self.source, exc)
-                self.debouncer.postpone(self._clock())
+                self.given_up += len(self.debouncer.missing(self._clock(), waits))  # retried, then given up
                 continue
             if outcome.locked:
                 self.debouncer.postpone(self._clock())

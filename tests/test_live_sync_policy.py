@@ -119,3 +119,43 @@ def test_a_locked_run_is_postponed() -> None:
     d.take(0.1)
     d.postpone(0.2)
     assert d.pending() == 1 and d.next_at() == 0.7
+
+
+def _cdr(uid: str) -> Message:
+    return Message([("Event", "Cdr"), ("Privilege", "cdr,all"), ("UniqueID", uid)])
+
+
+def test_the_runner_retries_a_locked_run_and_gives_up_on_a_failing_one() -> None:
+    """LiveSync's worker on fake runs: the lock held twice, then a run that finds the row; and a
+    run that keeps failing (the ledger unreachable) is retried until `give_up`, never forever."""
+    from etl.errors import ExitCode
+    from etl.sandbox.ami import until
+    from etl.sandbox.ami.wire import run
+    from jobs.live_sync import LiveSync, Outcome
+
+    calls: list[tuple[str, int]] = []
+
+    def locked_twice(settings, source, waits, trigger, stop):  # type: ignore[no-untyped-def]
+        calls.append((trigger, len(waits)))
+        if len(calls) <= 2:
+            return Outcome(ExitCode.LOCKED, list(waits), locked=True)
+        return Outcome(ExitCode.OK, [])
+
+    def failing(settings, source, waits, trigger, stop):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the ledger is unreachable")
+
+    async def scenario() -> None:
+        ok = LiveSync(None, "default", "cdr", Debouncer(0.0, 0.0, 0.05, 5.0), runner=locked_twice)  # type: ignore[arg-type]
+        await ok.start()
+        ok.on_event(_cdr("1.1"))
+        await until(lambda: ok.runs == 1 and ok.debouncer.pending() == 0)
+        assert calls == [("ami-cdr", 1)] * 3 and ok.status()["given_up"] == 0
+        await ok.stop()
+        bad = LiveSync(None, "default", "cdr", Debouncer(0.0, 0.0, 0.05, 0.3), runner=failing)  # type: ignore[arg-type]
+        await bad.start()
+        bad.on_event(_cdr("1.2"))
+        await until(lambda: bad.given_up == 1 and bad.debouncer.pending() == 0)
+        assert bad.runs == 0 and bad.debouncer.next_at() is None
+        await bad.stop()
+
+    run(scenario())
