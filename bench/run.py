@@ -14,6 +14,7 @@ BENCHES = [
     "bench.bench_recordings",
     "bench.bench_reports",
     "bench.bench_live",
+    "bench.bench_live_sync",
 ]
 
 

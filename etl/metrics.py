@@ -69,9 +69,32 @@ def families(state: dict[str, Any], now: float | None = None) -> Iterator[GaugeM
                 fam.add_metric([job], ts)
     yield from (code, duration, finished, success)
 
+    yield from _delivery(state.get("delivery") or {}, gauge)
+
     written = gauge("metrics_timestamp_seconds", "when this file was written")
     written.add_metric([], time.time() if now is None else now)
     yield written
+
+
+def _delivery(d: dict[str, Any], gauge: Any) -> Iterator[GaugeMetricFamily]:
+    """Which path delivered in the last hour, and the end-of-call → delivery delay (etl/delivery.py)."""
+    runs = gauge("sync_runs_last_hour", "sync runs finished in the last hour", ["path"])
+    sent = gauge("delivered_last_hour", "records delivered to 1C in the last hour", ["path"])
+    last = gauge("last_delivery_timestamp_seconds", "when a run of this path last delivered", ["path"])
+    for path, p in sorted((d.get("paths") or {}).items()):
+        runs.add_metric([path], p["runs"])
+        sent.add_metric([path], p["delivered"])
+        ts = _ts(p.get("last_delivery"))
+        if ts is not None:
+            last.add_metric([path], ts)
+    delay = gauge("delivery_delay_seconds", "end of call to delivery in 1C, last hour", ["quantile"])
+    for q in ("p50", "p95"):
+        value = (d.get("delay_seconds") or {}).get(q)
+        if value is not None:
+            delay.add_metric([f"0.{q[1:]}"], value)
+    waiting = gauge("calls_waiting_last_hour", "CDR rows of calls ended in the last hour not yet in 1C")
+    waiting.add_metric([], (d.get("delay_seconds") or {}).get("waiting", 0))
+    yield from (runs, sent, last, delay, waiting)
 
 
 class _Snapshot(Collector):

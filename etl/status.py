@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from etl.clock import now_us
 from etl.config import Settings
+from etl.delivery import delivery_state
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, cdr_rows, cursors, quarantine, runs
 
@@ -68,6 +69,7 @@ def collect_status(settings: Settings, ledger: Ledger) -> dict[str, Any]:
         "last_runs": by_job,
         "last_success": _last_success(ledger),
         "jobs": job_states(ledger),
+        "delivery": delivery_state(ledger),
     }
 
 

@@ -442,7 +442,8 @@ def prune(ctx: Ctx, dry_run: bool) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.pass_obj
 def live(ctx: Ctx) -> None:
-    """The AMI bridge and its HTTP API for 1C (click-to-call, intercept, spy, line status)."""
+    """The AMI bridge and its HTTP API for 1C (click-to-call, intercept, spy, line status); with
+    [ami] sync_on, each finished call synced and pushed to 1C within seconds."""
     import jobs.live as job
 
     run_job(ctx, lambda: job.run(ctx.settings))

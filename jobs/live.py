@@ -98,11 +98,15 @@ async def _serve(settings: Settings) -> None:
         dry_run=ami.routing_dry_run,
     )
 
+    syncer = _live_sync(settings)  # None unless [ami] sync_on names a path
+
     async def resync(c: AmiClient) -> None:
         # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
         # ask for the whole table, and forget calls whose hangups may have been missed.
         pop.calls.reset()
         feed.resynced()
+        if syncer is not None:
+            syncer.on_reconnect()
         try:
             _, items = await c.send_list("ExtensionStateList")
             states.replace_all(items)
@@ -111,6 +115,8 @@ async def _serve(settings: Settings) -> None:
             log.warning("ExtensionStateList failed: %s", exc)
 
     def on_event(msg: Any) -> None:
+        if syncer is not None:
+            syncer.on_event(msg)
         if states.apply(msg):
             feed.line(msg)  # the panels' line keys
             return
@@ -154,6 +160,8 @@ async def _serve(settings: Settings) -> None:
     await site.start()
     log.info("live API on http://%s:%d, AMI %s:%d", api.host, api.port, ami.host, ami.port)
     log.info("panel on http://%s:%d/panel", api.host, api.port)
+    if syncer is not None:
+        await syncer.start()
     await client.start()
     watcher = asyncio.create_task(feed.watch_ami(lambda: client.connected))
     stop = asyncio.Event()
@@ -167,5 +175,23 @@ async def _serve(settings: Settings) -> None:
         log.info("stopping live component")
         watcher.cancel()
         await client.stop()
+        if syncer is not None:
+            await syncer.stop()
         await runner.cleanup()
         jobs.shutdown()
+
+
+def _live_sync(settings: Settings) -> Any:
+    """The event-driven sync of `[ami] sync_on` (jobs/live_sync.py), or None when it is off."""
+    ami = settings.ami
+    if ami is None or ami.sync_on == "off" or not settings.sources:
+        return None
+    from etl.live_sync import Debouncer
+    from jobs.live_sync import LiveSync
+
+    source = ami.sync_source or next(iter(settings.sources))
+    debouncer = Debouncer(
+        quiet=ami.sync_debounce, max_wait=ami.sync_max_wait, retry=ami.sync_retry, give_up=ami.sync_give_up
+    )
+    log.info("a finished call (%s) syncs source %s", ami.sync_on, source)
+    return LiveSync(settings, source, ami.sync_on, debouncer)

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
@@ -93,8 +94,12 @@ def recordings(
         scanned = scan(settings.recordings, ledger)
         summary["recordings"] = {"scan": scanned.as_dict(), "link": {}}
         for name in sources:
+            before = _calls_with_recordings(ledger, name)
             linked = link(settings.recordings, ledger, name)
             summary["recordings"]["link"][name] = linked.as_dict()
+            if settings.onec is not None:
+                again = _requeue_calls(ledger, name, _calls_with_recordings(ledger, name) - before)
+                summary["recordings"]["link"][name]["requeued"] = again
             log.info(
                 "recordings %s: %d linked, %d missing, %d orphan, %d refused",
                 name, linked.linked, linked.missing, linked.orphan, linked.refused,
@@ -103,6 +108,31 @@ def recordings(
         failed(summary, "recordings", exc)
         return [exc.exit_code]
     return []
+
+
+def _calls_with_recordings(ledger: Ledger, source: str) -> set[str]:
+    from etl.ledger.tables import recording_links
+
+    with ledger.engine.connect() as conn:
+        stmt = select(recording_links.c.linkedid).where(recording_links.c.source == source).distinct()
+        return set(conn.execute(stmt).scalars())
+
+
+def _requeue_calls(ledger: Ledger, source: str, linkedids: set[str]) -> int:
+    """Queue again every row of the calls that have just got a recording: a record 1C already
+    holds gets its path and duration in a later delivery (the push sends only changed records)."""
+    if not linkedids:
+        return 0
+    from etl.ledger.sql import select_in
+    from etl.ledger.tables import cdr_rows
+    from etl.onec.outbox import enqueue
+
+    with ledger.begin() as conn:
+        rows = [
+            r for (r,) in select_in(conn, cdr_rows, ("row_id",), "linkedid", linkedids, {"source": source})
+        ]
+        enqueue(conn, source, rows)
+    return len(rows)
 
 
 def reconcile(

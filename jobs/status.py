@@ -60,4 +60,18 @@ def render_text(state: dict) -> str:
             "—" if took is None else f"{took:.1f}s", str(j.get("last_success") or "never")[:19],
         )  # fmt: skip
     console.print(runs)
+    d = state.get("delivery")
+    if d:
+        delay = d["delay_seconds"]
+        paths = ", ".join(
+            f"{path}: {p['runs']} runs, {p['delivered']} delivered, "
+            f"last {str(p['last_delivery'] or 'none')[:19]}"
+            for path, p in d["paths"].items()
+        )
+        console.print(f"Delivery, last hour: {paths or 'no sync run'}")
+        if delay["p50"] is not None:
+            console.print(
+                f"  end of call → in 1C: p50 {delay['p50']:.1f}s, p95 {delay['p95']:.1f}s "
+                f"({delay['delivered']} rows; {delay['waiting']} waiting)"
+            )
     return out.getvalue()

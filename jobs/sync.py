@@ -30,14 +30,21 @@ def run(
     names = pick_sources(settings, only)
     # all or nothing: a second sync exits before touching anything
     with job_run("sync", settings, sources=names, record=not dry_run) as run:
-        run.summary.update(sources={}, errors=[])
+        run.summary.update(trigger="timer", sources={}, errors=[])
         run.code = _run(settings, run, names, dry_run, stop)
     return run.code
 
 
 def _run(
-    settings: Settings, run: RunRecord, names: list[str], dry_run: bool, external_stop: threading.Event | None
+    settings: Settings,
+    run: RunRecord,
+    names: list[str],
+    dry_run: bool,
+    external_stop: threading.Event | None,
+    reconcile: bool = True,
 ) -> ExitCode:
+    """The work of one sync inside its `job_run`; `reconcile=False` (the event-driven sync of
+    `cdr1c live`, jobs/live_sync.py) leaves the reconcile stage to the timer's runs."""
     ledger, summary, run_id = run.ledger, run.summary, run.id
     codes: list[ExitCode] = []
     oldest: int | None = None
@@ -87,12 +94,13 @@ def _run(
                 summary,
                 lambda: stages.recordings(settings, ledger, summary, names),
             )
-            codes += stages.if_free(
-                settings,
-                "reconcile",
-                summary,
-                lambda: stages.reconcile(settings, ledger, summary, since=since),
-            )
+            if reconcile:
+                codes += stages.if_free(
+                    settings,
+                    "reconcile",
+                    summary,
+                    lambda: stages.reconcile(settings, ledger, summary, since=since),
+                )
         if not stop.is_set():
             codes += stages.push(settings, ledger, summary, dry_run=dry_run)
     return worst(*codes)

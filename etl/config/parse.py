@@ -169,6 +169,12 @@ def _ami(sec: Section) -> AmiSettings:
         routing_context=sec.text("routing_context", ""),
         ping_timeout=sec.number("ping_timeout", 5.0, minimum=0.1),
         dial_format=sec.text("dial_format", "8{national}"),
+        sync_on=sec.choice("sync_on", "off", ("off", "cdr", "hangup")),
+        sync_source=sec.text("sync_source", ""),
+        sync_debounce=sec.number("sync_debounce", 0.5, minimum=0),
+        sync_max_wait=sec.number("sync_max_wait", 2.0, minimum=0),
+        sync_retry=sec.number("sync_retry", 1.0, minimum=0.1),
+        sync_give_up=sec.number("sync_give_up", 60.0, minimum=1),
     )
     if not DIAL_FORMAT.match(out.dial_format):
         raise ConfigError(
@@ -296,6 +302,10 @@ def _parse(data: dict[str, Any], path: Path | None, reader: _Reader) -> Settings
     ami = reader.optional(data, "ami", _ami)
     api = reader.optional(data, "api", _api)
     schedule = reader.optional(data, "schedule", _schedule)
+    if ami is not None and ami.sync_source and ami.sync_source not in sources:
+        raise ConfigError(
+            f"no source named {ami.sync_source!r}; configured: {', '.join(sources)}", "ami.sync_source"
+        )
 
     general = reader.section(data.get("general", {}), "general")
     lock_dir = general.path_value("lock_dir", str(base_dir))

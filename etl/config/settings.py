@@ -137,6 +137,13 @@ class AmiSettings:
     routing_context: str = ""  # where smart routing sends a caller (empty: `context`)
     ping_timeout: float = 5.0  # an unanswered Ping after this long means a half-open connection
     dial_format: str = "8{national}"  # how outbound routes want a number (etl/phones.py DialFormat)
+    # The event-driven sync (etl/live_sync.py, docs/operations.md): off | cdr | hangup.
+    sync_on: str = "off"
+    sync_source: str = ""  # the source the PBX writes (empty: the only / first one)
+    sync_debounce: float = 0.5  # seconds without a new end before a run starts
+    sync_max_wait: float = 2.0  # seconds an end waits at most, however busy the PBX
+    sync_retry: float = 1.0  # seconds before looking again for a row not yet in the CDR database
+    sync_give_up: float = 60.0  # then the timer's sync brings it
 
 
 @dataclass(frozen=True)
