@@ -12,47 +12,27 @@ Pure reads; the caller runs them in a thread (the ledger may be MariaDB or Postg
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from etl.e1cib import NAME_RE, href
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, client_phones, clients, employees
 from etl.phones import PhoneNormaliser
 
 LAST_CALLS = 5
-# As etl/reports/links.py (not imported: the reports package pulls pandas into the live process).
-GUID_RE = re.compile(r"^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$", re.I)
-NAME_RE = re.compile(r"^\w{1,80}$")
-
-
-def e1cib_ref(guid: str) -> str | None:
-    """The 32-hex `ref` of a navigation link: the GUID's groups as g4 g5 g3 g2 g1."""
-    m = GUID_RE.match(guid or "")
-    if not m:
-        return None
-    g1, g2, g3, g4, g5 = m.groups()
-    return (g4 + g5 + g3 + g2 + g1).lower()
-
-
-def safe_base(url: str) -> str:
-    """A web-client prefix, kept only if it is http(s)."""
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
 
 
 def catalog_name(entity_set: str) -> str:
-    """`Catalog_Контрагенты` → `Справочник.Контрагенты` (the 1C metadata name of a link)."""
+    """`Catalog_Контрагенты` → `Контрагенты` (the 1C metadata name of a link)."""
     name = entity_set.removeprefix("Catalog_")
-    return f"Справочник.{name if NAME_RE.match(name) else 'Контрагенты'}"
+    return name if NAME_RE.match(name) else "Контрагенты"
 
 
 def client_href(guid: str, catalog: str, base: str = "") -> str | None:
-    ref = e1cib_ref(guid)
-    return None if ref is None else f"{safe_base(base)}e1cib/data/{catalog_name(catalog)}?ref={ref}"
+    return href("Справочник", catalog_name(catalog), guid, base)
 
 
 def _iso(us: int | None) -> str | None:

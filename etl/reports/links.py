@@ -13,32 +13,14 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
-GUID_RE = re.compile(
-    r"^([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})$"
-)
-NAME_RE = re.compile(r"^\w{1,80}$")
-
-
-def e1cib_ref(guid: str) -> str | None:
-    """The 32-hex `ref` of a navigation link for a GUID, or None if it is not a GUID."""
-    m = GUID_RE.match(guid or "")
-    if not m:
-        return None
-    g1, g2, g3, g4, g5 = m.groups()
-    return (g4 + g5 + g3 + g2 + g1).lower()
-
-
-def guid_of_ref(ref: str) -> str | None:
-    """The inverse of `e1cib_ref` (for tests and for reading links back)."""
-    if not re.fullmatch(r"[0-9a-fA-F]{32}", ref or ""):
-        return None
-    r = ref.lower()
-    g4, g5, g3, g2, g1 = r[0:4], r[4:16], r[16:20], r[20:24], r[24:32]
-    return f"{g1}-{g2}-{g3}-{g4}-{g5}"
+from etl.e1cib import GUID_RE as GUID_RE  # re-exported: the reports and their tests name them here
+from etl.e1cib import NAME_RE, href
+from etl.e1cib import e1cib_ref as e1cib_ref
+from etl.e1cib import guid_of_ref as guid_of_ref
+from etl.e1cib import safe_base as safe_base
 
 
 def document_name(event_document: str) -> str:
@@ -47,22 +29,8 @@ def document_name(event_document: str) -> str:
     return name if NAME_RE.match(name) else "Событие"
 
 
-def safe_base(url: str) -> str:
-    """A configured link prefix, kept only if it is http(s); anything else (javascript:, data:,
-    file:) gives ''."""
-    if not url:
-        return ""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url.strip()
-    return ""
-
-
 def event_href(guid: str | None, document: str, base: str = "") -> str | None:
-    ref = e1cib_ref(guid or "")
-    if ref is None:
-        return None
-    return f"{safe_base(base)}e1cib/data/Документ.{document_name(document)}?ref={ref}"
+    return href("Документ", document_name(document), guid, base)
 
 
 def safe_relpath(relpath: str, relpath_b64: str | None = None) -> str | None:
