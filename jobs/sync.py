@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from etl import companion
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
-from etl.ledger.store import Ledger
-from etl.progress import progress
-from etl.sync import sync_source
-from jobs import stages
 from jobs.common import RunRecord, graceful_stop, job_run, lag_text, pick_sources, worst
+
+if TYPE_CHECKING:
+    from etl.ledger.store import Ledger
 
 log = logging.getLogger("cdr1c.sync")
 
@@ -28,6 +26,12 @@ def run(
 ) -> ExitCode:
     """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
     names = pick_sources(settings, only)
+    if not dry_run and stop is None:  # from cron: first a look whether anything changed at all
+        from jobs.sync_noop import nothing_new
+
+        code = nothing_new(settings, names)
+        if code is not None:
+            return code
     # all or nothing: a second sync exits before touching anything
     with job_run("sync", settings, sources=names, record=not dry_run) as run:
         run.summary.update(sources={}, errors=[])
@@ -38,6 +42,12 @@ def run(
 def _run(
     settings: Settings, run: RunRecord, names: list[str], dry_run: bool, external_stop: threading.Event | None
 ) -> ExitCode:
+    # the full sync: pandas, SQLAlchemy and the rest load here, not with the command line
+    from etl import companion
+    from etl.progress import progress
+    from etl.sync import sync_source
+    from jobs import stages
+
     ledger, summary, run_id = run.ledger, run.summary, run.id
     codes: list[ExitCode] = []
     oldest: int | None = None
@@ -102,6 +112,9 @@ def _fill_from_csv(
     settings: Settings, name: str, ledger: Ledger, limit: int, run_id: int | None, summary: dict[str, Any]
 ) -> list[ExitCode]:
     """Rows the database lost, from the Master.csv written beside it (etl/companion.py)."""
+    from etl import companion
+    from jobs import stages
+
     try:
         filled = companion.fill_from_csv(
             settings.sources[name], ledger, limit=limit, on_commit=stages.outbox_hook(settings), run_id=run_id
