@@ -220,7 +220,8 @@ def sync_source(
         if own_source and not prefetch:
             src.close()
     whole = stop is None or not stop.is_set()
-    if before is not None and whole and summary.clean and not summary.new and cursor == before["cursor"]:
+    same = before is not None and cursor == before["cursor"] and summary.read == before["rows"]
+    if before is not None and same and whole and summary.clean and not summary.new:
         with ledger.begin() as conn:  # the window held nothing new: a next run like it can skip it
             upsert(conn, source_windows, [{**before, "updated": now_utc()}], update=list(before)[1:])
     summary.newest_us = newest_call_us(ledger, settings.name)

@@ -23,10 +23,12 @@ def run(
     dry_run: bool = False,
     only: tuple[str, ...] = (),
     stop: threading.Event | None = None,
+    quick: bool = True,
 ) -> ExitCode:
-    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
+    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None.
+    `quick=False` skips the look at the windows (jobs/sync_noop.py): the full path every time."""
     names = pick_sources(settings, only)
-    if not dry_run and stop is None:  # from cron: first a look whether anything changed at all
+    if quick and not dry_run and stop is None:  # from cron: first a look whether anything changed
         from jobs.sync_noop import nothing_new
 
         code = nothing_new(settings, names)
