@@ -52,9 +52,12 @@ def parse_db_url(url: str) -> DbUrl | None:
     m = _URL.match(url)
     if m is None:
         return None
-    port = m["port"]
-    if port and not port.isdigit():
-        return None
+    port: int | None = None
+    if m["port"] is not None:  # `int()` of what is there, as SQLAlchemy does ('' fails too)
+        try:
+            port = int(m["port"])
+        except ValueError:
+            return None
 
     def text(name: str) -> str | None:
         value = m[name]
@@ -65,7 +68,7 @@ def parse_db_url(url: str) -> DbUrl | None:
         username=text("username"),
         password=text("password"),
         host=m["ipv4host"] or m["ipv6host"],
-        port=int(port) if port else None,
+        port=port,
         database=text("database"),
         query=m["query"],
     )
