@@ -83,7 +83,8 @@ def _unchanged(conn: sqlite3.Connection, settings: Settings, name: str) -> dict[
     src = settings.sources[name]
     cursor = conn.execute('SELECT "column", value FROM cursors WHERE source = ?', (name,)).fetchone()
     stored = conn.execute(
-        'SELECT "column", cursor, table_name, column_name, rows, digest FROM source_windows WHERE source = ?',
+        'SELECT "column", cursor, table_name, column_name, "rows", digest FROM source_windows '
+        "WHERE source = ?",
         (name,),
     ).fetchone()
     query = WindowQuery.from_url(src.url)
