@@ -7,7 +7,12 @@ same run measures:
 - the baseline: a raw pymysql `SSCursor` streaming fetch of the same rows, same query;
 - a full `cdr1c sync` of them into a fresh SQLite ledger (the default), as a ratio;
 - a sync with nothing new (the look-back window re-read), absolute and against a full read;
-- peak RSS of a full sync (a child process per table size) for the small and the large table.
+- peak RSS of a full sync (a child process per table size) for the small and the large table;
+- with mysqlclient installed (`mysql+mysqldb://`): its raw fetch and a full sync, as a ratio;
+- a no-op `cdr1c sync` as a whole process (start-up and imports included, what cron pays),
+  paired run by run with `cdr1c --help` (the floor of any command), median of 7 pairs.
+
+The last lines print the two throughput ratios and the no-op time (issue 18's goals).
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import importlib.util
 import json
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +124,53 @@ print(json.dumps({{"read": r.read, "new": r.new, "calls": r.calls, "quarantined"
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def noop_process(db: str, ledger: str, driver: str = "pymysql", pairs: int = 7) -> dict[str, Any]:
+    """Whole-process seconds of a `cdr1c sync` that finds nothing new and of `cdr1c --help`,
+    run in turn (medians): the config of a cron job, on a copy of `ledger` (synced with `db`)."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(ledger, f"{tmp}/ledger.sqlite")
+        Path(tmp, "cdr1c.toml").write_text(
+            f'[source]\nurl = "mysql+{driver}://root@127.0.0.1:3306/{db}"\ntimezone = "Europe/Moscow"\n\n'
+            '[state]\nurl = "sqlite:///ledger.sqlite"\n\n[general]\nlock_dir = "locks"\n',
+            encoding="utf-8",
+        )
+        cli = [sys.executable, "-m", "jobs"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        def timed(*args: str) -> tuple[float, float]:
+            """Wall and CPU (user + system) seconds of one process: on a shared machine the
+            wall time is mostly waiting for a core, the CPU time is what the run costs."""
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run([*cli, *args], cwd=tmp, env=env, check=True, capture_output=True)
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+        timed("sync")  # finds nothing new: keeps the look-back window's digest
+        sync_s, help_s, sync_cpu, help_cpu = [], [], [], []
+        for _ in range(pairs):
+            wall, cpu = timed("sync")
+            sync_s.append(wall)
+            sync_cpu.append(cpu)
+            wall, cpu = timed("--help")
+            help_s.append(wall)
+            help_cpu.append(cpu)
+        with closing(sqlite3.connect(f"{tmp}/ledger.sqlite")) as conn:
+            (text,) = conn.execute("SELECT summary FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        summary = json.loads(text)
+    return {
+        "noop_process_s": round(sorted(sync_s)[pairs // 2], 3),
+        "help_process_s": round(sorted(help_s)[pairs // 2], 3),
+        "noop_process_cpu_s": round(sorted(sync_cpu)[pairs // 2], 3),
+        "help_process_cpu_s": round(sorted(help_cpu)[pairs // 2], 3),
+        "window_unchanged": bool(summary.get("window_unchanged")),
+        "rows_in_window": summary["sources"]["default"]["read"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -155,8 +209,18 @@ def main() -> None:
                 "ratio_to_its_raw_fetch": round(c_full["read"] / c_full["seconds"] / (n_c / base_c), 3),
                 "ratio_to_pymysql_raw_fetch": round(c_full["read"] / c_full["seconds"] / (n / base_s), 3),
             }
+        results["noop_process"] = noop_process(small, f"{tmp}/small.sqlite")
     results["self_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(results, indent=2))
+    r, c, noop = results, results.get("mysqlclient", {}), results["noop_process"]
+    print(f"pymysql: sync {r['sync_rows_per_s']} rows/s = {r['ratio_to_raw_fetch']} x its raw fetch "
+          f"({r['baseline_rows_per_s']} rows/s; goal >= 0.75)")  # fmt: skip
+    if c:
+        print(f"mysqlclient: sync {c['sync_rows_per_s']} rows/s = {c['ratio_to_its_raw_fetch']} x its "
+              f"raw fetch ({c['raw_rows_per_s']} rows/s; goal >= 0.5)")  # fmt: skip
+    print(f"no-op cdr1c sync, whole process: {noop['noop_process_s']} s, CPU {noop['noop_process_cpu_s']} s "
+          f"(cdr1c --help: {noop['help_process_s']} s, CPU {noop['help_process_cpu_s']} s; goal <= 0.3 s; "
+          f"fast path: {noop['window_unchanged']})")  # fmt: skip
 
 
 if __name__ == "__main__":

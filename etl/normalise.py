@@ -20,7 +20,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from etl.cdr_columns import CDR_INT_COLUMNS, CDR_TEXT_COLUMNS
+from etl.cdr_times import parse_times, to_utc_us, uniqueid_epoch_us
+from etl.directions import Directions, add_directions
+from etl.distinct import Distinct
 from etl.frames import pack_frame, unpack_frame
-from etl.phones import PhoneNormaliser
 
 DISPOSITIONS = {
     0: "NO ANSWER",
@@ -41,14 +43,10 @@ DISPOSITIONS = {
     32: "CANCEL",
 }
 AMAFLAGS = {0: "NONE", 1: "OMIT", 2: "BILLING", 3: "DOCUMENTATION"}
-MIN_VALID = pd.Timestamp("1971-01-01")  # below: a sentinel (0000-00-00, 1000-01-01, 1970-01-01)
 MAX_UNIQUEID = 150
 SEP = "\x1f"
 # Columns whose text callers and trunks control: where cp1251 and cut UTF-8 turn up.
 HOSTILE_TEXT = ("clid", "cnam", "dst_cnam", "outbound_cnam", "lastdata", "userfield", "src", "dst", "cnum")
-_EPOCH_IN_UNIQUEID = re.compile(r"(?:^|-)(\d{9,11})\.\d+$")
-_EXT_IN_CHANNEL = re.compile(r"^[A-Za-z0-9_]+/(?P<ext>[^@\-/;]+)")
-_STAR = re.compile(r"^\*")
 _EDGE_SPACE = re.compile(r"\s\x00|\x00\s")  # whitespace next to a NUL separator
 
 
@@ -121,7 +119,7 @@ def _text_column(series: pd.Series, fallback: str, hostile: bool) -> np.ndarray:
         else:  # numbers, bytes, mixed: once per distinct value
             fix = functools.partial(_as_text, fallback=fallback)
             try:
-                values = _Distinct(values).map(fix)
+                values = Distinct(values).map(fix)
             except TypeError:  # unhashable values (bytearray, memoryview)
                 values = np.array([fix(v) for v in values], dtype=object)
     # PostgreSQL cannot store NUL in text: keep the row, mark the byte (one C-level test first)
@@ -137,67 +135,6 @@ def _stripped(values: np.ndarray) -> np.ndarray:
     if joined == joined.strip() and not _EDGE_SPACE.search(joined):
         return values
     return np.array([v.strip() for v in values], dtype=object)
-
-
-# --- times ---------------------------------------------------------------------------------
-
-
-def _parse_times(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Naive datetimes (NaT where empty or sentinel) and a mask of values that were present
-    but could not be read as a date."""
-    bad = np.zeros(len(series), dtype=bool)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        parsed = series
-    else:
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-        missing = parsed.isna().to_numpy()
-        if missing.any():  # tell a sentinel or empty value from one that is not a date at all
-            raw = series[missing]
-            text = raw.astype(str).str.strip()
-            zero_like = text.str.match(r"^0000-00-00") | text.str.match(r"^0+$")
-            bad[missing] = (raw.notna() & (text != "") & ~zero_like).to_numpy()
-    if getattr(parsed.dt, "tz", None) is not None:  # a driver's aware values: their wall clock
-        parsed = parsed.dt.tz_localize(None)
-    parsed = parsed.astype("datetime64[us]")
-    return parsed.where(parsed >= MIN_VALID), bad
-
-
-def _uniqueid_epoch_us(uniqueid: pd.Series) -> pd.Series:
-    epoch = uniqueid.str.extract(_EPOCH_IN_UNIQUEID, expand=False)
-    return pd.to_numeric(epoch, errors="coerce") * 1_000_000
-
-
-def to_utc_us(
-    local: pd.Series, zone: str, hint_us: pd.Series | Callable[[], pd.Series] | None = None
-) -> pd.Series:
-    """Wall-clock times in `zone` → int64 µs since the epoch (UTC); NaT → NA.
-
-    Ambiguous times (the repeated DST hour) take the instant closest to `hint_us` where a hint
-    exists, else the earlier instant; non-existent times move forward past the gap. `hint_us`
-    may be a function, called only when some time is ambiguous.
-    """
-    if zone in ("UTC", "Etc/UTC") or not local.notna().any():  # nothing to place in a zone
-        return _as_us(local)
-    early = local.dt.tz_localize(zone, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
-    late = local.dt.tz_localize(zone, ambiguous=np.zeros(len(local), dtype=bool), nonexistent="shift_forward")
-    early_us, late_us = _as_us(early), _as_us(late)
-    differs = early_us.ne(late_us) & early_us.notna()
-    if not differs.any():
-        return early_us
-    out = early_us.copy()
-    hint = hint_us() if callable(hint_us) else hint_us
-    if hint is not None:
-        use_late = differs & hint.notna() & ((late_us - hint).abs() < (early_us - hint).abs())
-        out = out.where(~use_late, late_us)
-    return out
-
-
-def _as_us(series: pd.Series) -> pd.Series:
-    if getattr(series.dt, "tz", None) is not None:
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    values = series.astype("datetime64[us]")
-    out = pd.Series(values.to_numpy().astype("int64"), index=series.index, dtype="Int64")
-    return out.mask(values.isna())
 
 
 # --- enums ---------------------------------------------------------------------------------
@@ -265,146 +202,6 @@ def raw_json(row: dict[str, Any]) -> str:
     return json.dumps({k: enc(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
 
 
-# --- direction ----------------------------------------------------------------------------
-
-
-class Directions:
-    """Inbound / outbound / internal from contexts, channels and which side is an extension.
-
-    Called once per chunk during a sync, so the per-value work (regexes, phone parsing) is done
-    once per distinct value of a column and spread over its rows with numpy (`_Distinct`), and
-    what is learnt about a number is remembered for the next chunks. Channel names are cut at
-    their unique suffix first (`_channel_prefixes`): otherwise nearly every one is distinct.
-    The columns are text (str), as `normalise_chunk` leaves them; None reads as it always did.
-    """
-
-    def __init__(self, opts: Options) -> None:
-        self.phones = PhoneNormaliser(opts.region, opts.extension_pattern)
-        self.inbound = [re.compile(p) for p in opts.inbound_contexts]
-        self.outbound = [re.compile(p) for p in opts.outbound_contexts]
-        self.trunks = [re.compile(p) for p in opts.trunk_channels]
-        self._numbers: dict[Any, tuple[bool, str | None]] = {}
-
-    def _number(self, value: Any) -> tuple[bool, str | None]:
-        """Whether a src / dst / cnum is an extension, and its E.164 if it is an external
-        number; remembered, as most numbers of a chunk turn up again in the next ones."""
-        known = self._numbers.get(value)
-        if known is None:
-            if len(self._numbers) >= 100_000:
-                self._numbers.clear()
-            known = self._numbers[value] = (self.phones.is_extension(value), self.phones.external(value))
-        return known
-
-    def _is_extension(self, value: Any) -> bool:
-        return self._number(value)[0]
-
-    def _external(self, value: Any) -> str | None:
-        return self._number(value)[1]
-
-    def _has_number(self, value: Any) -> bool:
-        return self._number(value)[1] is not None
-
-    def _rings_extension(self, channel: Any) -> bool:
-        return self.phones.is_extension(channel_extension(channel))
-
-    def apply(self, f: pd.DataFrame) -> pd.DataFrame:
-        ext = self._is_extension
-        src, dst, cnum = (_Distinct(f[c]) for c in ("src", "dst", "cnum"))
-        context = _Distinct(f["dcontext"])
-        chan = _Distinct(_channel_prefixes(f["channel"].to_numpy(dtype=object)))
-        dst_chan = _Distinct(_channel_prefixes(f["dstchannel"].to_numpy(dtype=object)))
-
-        src_ext, dst_ext, cnum_ext = src.map(ext, bool), dst.map(ext, bool), cnum.map(ext, bool)
-        src_has_num, dst_has_num = src.map(self._has_number, bool), dst.map(self._has_number, bool)
-        in_ctx = context.map(lambda v: any(p.search(v) for p in self.inbound), bool)
-        out_ctx = context.map(lambda v: any(p.search(v) for p in self.outbound), bool)
-        # trunk patterns are the user's and may look at the suffix: whole channel names here
-        trunk = (
-            _Distinct(f["channel"]).map(lambda v: any(p.search(v) for p in self.trunks), bool)
-            if self.trunks
-            else np.zeros(len(f), dtype=bool)
-        )
-        dst_chan_is_ext = dst_chan.map(self._rings_extension, bool)
-        chan_is_ext = chan.map(self._rings_extension, bool)
-
-        # An extension's phone dialling out: its channel (`PJSIP/101-…`, `Local/101@…;1`) in an
-        # outbound context to an external number, whatever src says. A click-to-call's CDR row
-        # has the dialled number (cdr1c's CallerID) or nothing as src (docs/normalisation.md).
-        phone_out = chan_is_ext & out_ctx & dst_has_num & ~in_ctx & ~trunk
-        inbound = in_ctx | trunk | (~src_ext & src_has_num & ~phone_out)
-        internal = ~inbound & src_ext & (dst_ext | dst_chan_is_ext | (out_ctx & ~dst_has_num))
-        outbound = ~inbound & ~internal & (src_ext | out_ctx) & dst_has_num
-        direction = _DIRECTIONS[np.select([inbound, internal, outbound], [1, 2, 3], 0)]
-
-        # the phone that rang (from the destination channel) names the employee better than
-        # dst, which may be a ring group or queue number
-        nan = np.full(len(f), np.nan, dtype=object)
-        inbound_ext = np.where(
-            dst_chan_is_ext, dst_chan.map(channel_extension), np.where(dst_ext, dst.values, nan)
-        )
-        by_channel = phone_out & outbound  # the phone's extension, not src or cnum
-        outbound_ext = np.where(
-            src_ext & ~by_channel,
-            src.values,
-            np.where(
-                cnum_ext & ~by_channel, cnum.values, np.where(chan_is_ext, chan.map(channel_extension), nan)
-            ),
-        )
-        extension = np.where(inbound, inbound_ext, np.where(internal | outbound, outbound_ext, nan))
-        # An inbound row without a number gets NaN, but None when no src of the chunk has a
-        # number: what the Series.map-based version gave (its mapping's dtype was inferred).
-        no_number = nan if src_has_num.any() else np.full(len(f), None, dtype=object)
-        external = np.where(
-            inbound,
-            np.where(src_has_num, src.map(self._external), no_number),
-            np.where(outbound, dst.map(self._external), nan),
-        )
-        return pd.DataFrame(
-            {"direction": direction, "external_number": external, "extension": extension},
-            index=f.index,
-            dtype=object,
-        )
-
-
-_DIRECTIONS = np.array(["unknown", "inbound", "internal", "outbound"], dtype=object)
-
-
-class _Distinct:
-    """One column as codes into its distinct values, to compute something once per distinct
-    value (`map`): a chunk has far fewer distinct numbers, contexts, channel prefixes than rows."""
-
-    def __init__(self, values: pd.Series | np.ndarray) -> None:
-        self.values = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
-        self.codes, self.uniques = pd.factorize(self.values)
-        self.missing = self.codes < 0  # None / NaN: factorize gives them no code
-
-    def map(self, fn: Callable[[Any], Any], dtype: type = object) -> np.ndarray:
-        """`fn(value)` for each row, as an array of `dtype`."""
-        table: np.ndarray = np.empty(len(self.uniques) + 1, dtype=dtype)  # the last: for code -1
-        table[:-1] = [fn(v) for v in self.uniques]
-        out = table[self.codes]
-        if self.missing.any():
-            out[self.missing] = [fn(v) for v in self.values[self.missing]]
-        return out
-
-
-def _channel_prefixes(channels: np.ndarray) -> np.ndarray:
-    """Channel names cut before their first '-', where Asterisk's unique suffix starts
-    (`PJSIP/101-0000002a` → `PJSIP/101`, `Local/101@from-queue-0000;1` → `Local/101@from`).
-
-    `channel_extension` gives the same for a channel and its prefix, as nothing its pattern
-    matches can be a '-' (tests/test_directions.py checks this); the prefixes repeat."""
-    try:
-        return np.array([c.partition("-")[0] for c in channels], dtype=object)
-    except AttributeError:  # a None among them (not from a sync: its text columns are str)
-        return channels
-
-
-def channel_extension(channel: str) -> str | None:
-    m = _EXT_IN_CHANNEL.match(channel or "")
-    return m["ext"] if m else None
-
-
 # --- the chunk transform -------------------------------------------------------------------
 
 
@@ -443,8 +240,8 @@ def normalise_chunk(
     }
     uniqueid = text["uniqueid"] = _stripped(text["uniqueid"])
     linkedid = _stripped(text["linkedid"])
-    text["disposition"] = _Distinct(text["disposition"]).map(_disposition)
-    text["amaflags"] = _Distinct(text["amaflags"]).map(_amaflags)
+    text["disposition"] = Distinct(text["disposition"]).map(_disposition)
+    text["amaflags"] = Distinct(text["amaflags"]).map(_amaflags)
 
     reasons = _Reasons(n)
     if "_bad" in raw.columns:  # the reader already knows the row is broken (e.g. CSV field count)
@@ -483,12 +280,12 @@ def normalise_chunk(
     time_col = "calldate" if "calldate" in raw.columns else "start"
     if time_col not in raw.columns:
         raise ValueError("a CDR chunk needs a calldate or start column")
-    calldate, bad_call = _parse_times(raw[time_col])
+    calldate, bad_call = parse_times(raw[time_col])
     reasons.flag(bad_call, f"{time_col} is not a date")
     reasons.flag(calldate.isna(), f"{time_col} is empty or a sentinel date")
     no_times = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]"), np.zeros(n, dtype=bool)
-    answer, bad_answer = _parse_times(raw["answer"]) if "answer" in raw.columns else no_times
-    end, bad_end = _parse_times(raw["end"]) if "end" in raw.columns else no_times
+    answer, bad_answer = parse_times(raw["answer"]) if "answer" in raw.columns else no_times
+    end, bad_end = parse_times(raw["end"]) if "end" in raw.columns else no_times
     reasons.flag(bad_answer, "answer is not a date")
     reasons.flag(bad_end, "end is not a date")
 
@@ -496,7 +293,7 @@ def normalise_chunk(
 
     def hint() -> pd.Series:  # the uniqueid epoch, read only when some time is ambiguous
         if not hints:
-            hints.append(_uniqueid_epoch_us(pd.Series(uniqueid, index=raw.index)))
+            hints.append(uniqueid_epoch_us(pd.Series(uniqueid, index=raw.index)))
         return hints[0]
 
     call_us = to_utc_us(calldate, opts.timezone, hint)
@@ -563,13 +360,6 @@ def normalise_chunk(
         rows = add_directions(rows, directions or Directions(opts))
     rows["source"] = pd.Series(np.full(len(index), opts.source, dtype=object), index=index, dtype=object)
     return Normalised(rows=rows, quarantine=quarantined, duplicates=duplicates)
-
-
-def add_directions(rows: pd.DataFrame, directions: Directions) -> pd.DataFrame:
-    """Rows with direction, external_number and extension (see `Directions`)."""
-    if rows.empty or "direction" in rows.columns:
-        return rows
-    return pd.concat([rows, directions.apply(rows)], axis=1)
 
 
 def _quarantine(raw: pd.DataFrame, reasons: np.ndarray) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from sqlalchemy.engine import make_url
+from etl.urls import parse_db_url
 
 # `scheme://user:password@`: the password runs to the last `@` before white space, so a password
 # with an unescaped `@` is masked whole rather than cut at its first `@`.
@@ -19,6 +19,8 @@ def _mask_userinfo(text: str) -> str:
 
 def mask_url(url: str) -> str:
     """Return `url` with any password replaced by `***` (SQLAlchemy and HTTP URLs alike)."""
+    from sqlalchemy.engine import make_url  # an error's message: SQLAlchemy is loaded by then
+
     try:
         parsed = make_url(url)
         if parsed.password is not None and "@" not in (parsed.host or ""):
@@ -31,10 +33,8 @@ def mask_url(url: str) -> str:
 def url_secrets(url: str) -> list[str]:
     """The password of `url` in every spelling a message may carry: as the driver receives it,
     percent-encoded as the configuration writes it, and as SQLAlchemy renders it."""
-    try:
-        password = make_url(url).password
-    except Exception:
-        return []
+    parsed = parse_db_url(url)  # as SQLAlchemy's make_url reads it, without importing it
+    password = parsed.password if parsed is not None else None
     if not password:
         return []
     pw = str(password)

@@ -23,20 +23,15 @@ from sqlalchemy.engine import Connection, make_url
 from etl.calls import group_calls
 from etl.clock import now_us
 from etl.config import SourceSettings
-from etl.ledger.sql import bulk_write, frame_rows, insert_ignore, select_in
+from etl.directions import Directions, add_directions
+from etl.ledger.sql import bulk_write, frame_rows, insert_ignore, select_in, upsert
 from etl.ledger.store import Ledger, now_utc
-from etl.ledger.tables import calls, cdr_rows, quarantine
-from etl.normalise import (
-    LEDGER_ROW_COLUMNS,
-    Directions,
-    Normalised,
-    Options,
-    add_directions,
-    normalise_chunk,
-)
+from etl.ledger.tables import calls, cdr_rows, quarantine, source_windows
+from etl.normalise import LEDGER_ROW_COLUMNS, Normalised, Options, normalise_chunk
 from etl.prefetch import in_child
 from etl.sources import CdrSource, open_source
 from etl.sources.base import time_cursor
+from etl.sources.window import settings_key, window_start
 
 OnCommit = Callable[[Connection, str, list[str]], None]
 Progress = Callable[[int], None]
@@ -60,9 +55,11 @@ class SourceSummary:
     oldest_new_us: int | None = None  # the earliest call this run added (later stages' window)
     dry_run: bool = False
     sample: list[dict[str, Any]] = field(default_factory=list)
+    clean: bool = True  # nothing this run read went to quarantine (new or known)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("clean")
         if not self.dry_run:
             d.pop("sample")
         return d
@@ -191,6 +188,7 @@ def sync_source(
         window = (max(window[0], datetime.fromisoformat(cursor) - settings.lookback), window[1])
     if prefetch is None:
         prefetch = not dry_run and (window is not None or cursor is None)
+    before = _window_before(settings, src, cursor_column, cursor) if not dry_run and window is None else None
     try:
         if prefetch:
             if own_source:
@@ -221,8 +219,32 @@ def sync_source(
     finally:
         if own_source and not prefetch:
             src.close()
+    whole = stop is None or not stop.is_set()
+    same = before is not None and cursor == before["cursor"] and summary.read == before["rows"]
+    if before is not None and same and whole and summary.clean and not summary.new:
+        with ledger.begin() as conn:  # the window held nothing new: a next run like it can skip it
+            upsert(conn, source_windows, [{**before, "updated": now_utc()}], update=list(before)[1:])
     summary.newest_us = newest_call_us(ledger, settings.name)
     return summary
+
+
+def _window_before(
+    settings: SourceSettings, src: CdrSource, column: str, cursor: str | None
+) -> dict[str, Any] | None:
+    """The look-back window's digest before this run reads it (`etl.sources.window`): kept when
+    the run finds nothing new in it. Taken before the read, so a row that arrives meanwhile
+    changes the next run's digest and that run reads it."""
+    spec = src.window() if cursor is not None else None
+    if spec is None or cursor is None:
+        return None
+    query, table, column_name = spec
+    try:
+        rows, digest = query.fingerprint(table, column_name, window_start(column, cursor, settings.lookback),
+                                         settings_key(settings))  # fmt: skip
+    except Exception:  # the full read below reports a source that fails; this is an optimisation
+        return None
+    return {"source": settings.name, "column": column, "cursor": cursor, "table_name": table,
+            "column_name": column_name, "rows": rows, "digest": digest}  # fmt: skip
 
 
 def _reader_has_time(settings: SourceSettings) -> bool:
@@ -279,6 +301,7 @@ def commit_chunk(
     new_rows, conflicts, known = _split_known(conn, normalised)
     summary.duplicates += known
     entries = normalised.quarantine + conflicts
+    summary.clean = summary.clean and not entries
     if entries:
         seen = _existing_keys(conn, summary.source, [e["row_key"] for e in entries])
         fresh = [e for e in entries if e["row_key"] not in seen]

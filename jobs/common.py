@@ -8,15 +8,15 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from etl.clock import now_us
 from etl.config import Settings
 from etl.errors import Cdr1cError, ConfigError, ExitCode, StoreUnreachable
-from etl.ledger.store import Ledger
 from etl.locks import job_lock
+
+if TYPE_CHECKING:  # SQLAlchemy and the ledger load when a job opens it, not with the CLI
+    from etl.ledger.store import Ledger
 
 log = logging.getLogger("cdr1c")
 
@@ -110,6 +110,8 @@ class RunRecord:
     def failed(self, exc: BaseException) -> None:
         """Record the exception that ends the run; a ledger that cannot take it any more is
         logged, so the original exception is the one that propagates."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         self.summary["error"] = str(exc) if isinstance(exc, Cdr1cError) else f"{type(exc).__name__}: {exc}"
         try:
             self.finish(exc.exit_code if isinstance(exc, Cdr1cError) else ExitCode.FAILED)
@@ -142,6 +144,8 @@ def job_run(
     else one for the job. A held lock raises LockHeld before the ledger is opened, so a refused
     run does nothing and records nothing (docs/architecture.md, "Running a job").
     `record=False` (a dry run) opens the ledger but writes no run."""
+    from etl.ledger.store import Ledger
+
     with ExitStack() as stack:
         stack.enter_context(sigterm_raises())
         locks: list[str | None] = [*sources] or [None]
@@ -191,6 +195,7 @@ def write_metrics_file(settings: Settings, path: Any) -> None:
     (a metrics problem must not turn a good run into a failed one)."""
     from pathlib import Path
 
+    from etl.ledger.store import Ledger
     from etl.metrics import write_metrics
     from etl.status import collect_status
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from etl import companion
 from etl.config import Settings
 from etl.errors import Cdr1cError, ExitCode, SourceUnreachable
-from etl.ledger.store import Ledger
-from etl.progress import progress
-from etl.sync import sync_source
-from jobs import stages
 from jobs.common import RunRecord, graceful_stop, job_run, lag_text, pick_sources, worst
+
+if TYPE_CHECKING:
+    from etl.ledger.store import Ledger
 
 log = logging.getLogger("cdr1c.sync")
 
@@ -25,9 +23,17 @@ def run(
     dry_run: bool = False,
     only: tuple[str, ...] = (),
     stop: threading.Event | None = None,
+    quick: bool = True,
 ) -> ExitCode:
-    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None."""
+    """`stop`: the scheduler's stop event (see `graceful_stop`); the CLI leaves it None.
+    `quick=False` skips the look at the windows (jobs/sync_noop.py): the full path every time."""
     names = pick_sources(settings, only)
+    if quick and not dry_run and stop is None:  # from cron: first a look whether anything changed
+        from jobs.sync_noop import nothing_new
+
+        code = nothing_new(settings, names)
+        if code is not None:
+            return code
     # all or nothing: a second sync exits before touching anything
     with job_run("sync", settings, sources=names, record=not dry_run) as run:
         run.summary.update(trigger="timer", sources={}, errors=[])
@@ -45,6 +51,12 @@ def _run(
 ) -> ExitCode:
     """The work of one sync inside its `job_run`; `reconcile=False` (the event-driven sync of
     `cdr1c live`, jobs/live_sync.py) leaves the reconcile stage to the timer's runs."""
+    # the full sync: pandas, SQLAlchemy and the rest load here, not with the command line
+    from etl import companion
+    from etl.progress import progress
+    from etl.sync import sync_source
+    from jobs import stages
+
     ledger, summary, run_id = run.ledger, run.summary, run.id
     codes: list[ExitCode] = []
     oldest: int | None = None
@@ -110,6 +122,9 @@ def _fill_from_csv(
     settings: Settings, name: str, ledger: Ledger, limit: int, run_id: int | None, summary: dict[str, Any]
 ) -> list[ExitCode]:
     """Rows the database lost, from the Master.csv written beside it (etl/companion.py)."""
+    from etl import companion
+    from jobs import stages
+
     try:
         filled = companion.fill_from_csv(
             settings.sources[name], ledger, limit=limit, on_commit=stages.outbox_hook(settings), run_id=run_id

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl.config import FREEPBX_INBOUND_CONTEXTS, FREEPBX_OUTBOUND_CONTEXTS
-from etl.normalise import Directions, Options, _channel_prefixes, channel_extension
+from etl.directions import Directions, _channel_prefixes, channel_extension
+from etl.normalise import Options
 
 PLAIN = re.compile(r"^[A-Za-z0-9_]+/(?P<ext>[^@\-/;]+)")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from etl.config.values import URL_SCHEME, interpolate, parse_duration, zone_exists
 from etl.errors import ConfigError
+from etl.urls import parse_db_url
 
 
 class Section:
@@ -159,12 +160,7 @@ class Section:
                 "postgresql+psycopg://…, sqlite:///path) or csv:///path/Master.csv",
                 self.key(name),
             )
-        from sqlalchemy.engine import make_url
-
-        try:
-            parsed = make_url(url)
-        except Exception:
-            parsed = None
+        parsed = parse_db_url(url)  # SQLAlchemy's reading, without importing it (etl/urls.py)
         # one `@` ends the user-info: another one leaves the host, or the password, in doubt
         if parsed is None or (parsed.get_backend_name() != "sqlite" and url.count("@") > 1):
             raise ConfigError(
@@ -176,7 +172,14 @@ class Section:
         if parsed.get_backend_name() != "sqlite" or db in ("", ":memory:") or db.startswith("file:"):
             return url
         resolved = str(self.resolve(db))
-        return url if resolved == db else parsed.set(database=resolved).render_as_string(hide_password=False)
+        if resolved == db:
+            return url
+        rendered = parsed.with_sqlite_file(resolved)
+        if rendered is not None:
+            return rendered
+        from sqlalchemy.engine import make_url  # user, host or query parts: SQLAlchemy renders them
+
+        return make_url(url).set(database=resolved).render_as_string(hide_password=False)
 
     def table_of(self, name: str) -> dict[Any, Any]:
         self.accepted.add(name)

@@ -102,6 +102,22 @@ cursors = Table(
     Column("updated", UTCDateTime, nullable=False),
 )
 
+# The look-back window of a source as it was before the last full read that changed nothing
+# (etl/sources/window.py): a sync that finds the same digest for the same cursor has nothing to
+# do and needs no normalisation (jobs/sync_noop.py). Rewritten by such a run only.
+source_windows = Table(
+    "source_windows",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("column", String(32), nullable=False),  # the cursor column's kind, as in `cursors`
+    Column("cursor", String(200), nullable=False),
+    Column("table_name", String(200), nullable=False),  # the table and column as the source names them
+    Column("column_name", String(200), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("digest", String(32), nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
 quarantine = Table(
     "quarantine",
     metadata,

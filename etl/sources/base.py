@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where rows are read: `etl.sources.window` stays light
+    import pandas as pd
+
+    from etl.sources.window import WindowQuery
 
 
 class CdrSource(Protocol):
@@ -38,6 +41,11 @@ class CdrSource(Protocol):
         """One line for `cdr1c check`: what was found (columns, cursor, row count)."""
         ...
 
+    def window(self) -> tuple[WindowQuery, str, str] | None:
+        """How `etl.sources.window` reads the look-back window with the driver alone (the
+        query, the table's and the cursor column's names); None where it cannot (a CSV file)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -46,6 +54,8 @@ def time_cursor(values: pd.Series) -> str | None:
 
     Sentinels (before 1971) and times more than two days ahead of now are ignored: one row with
     an impossible date (it goes to quarantine) must not move the cursor past every real row."""
+    import pandas as pd
+
     times = pd.to_datetime(values, errors="coerce", format="ISO8601")
     horizon = pd.Timestamp.now("UTC").tz_localize(None) + pd.Timedelta(days=2)
     times = times[(times >= pd.Timestamp("1971-01-01")) & (times <= horizon)]

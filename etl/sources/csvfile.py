@@ -195,5 +195,9 @@ class CsvSource:
             f"identity {'uniqueid+sequence' if self.has_sequence else 'row hash'}"
         )
 
+    def window(self) -> None:
+        """A file is read on from its offset: no look-back window to fingerprint."""
+        return None
+
     def close(self) -> None:
         pass

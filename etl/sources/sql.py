@@ -24,12 +24,10 @@ from etl.errors import ConfigError, SourceUnreachable
 from etl.ledger.store import make_engine
 from etl.secrets import mask_url
 from etl.sources.base import day_on_source_clock, time_cursor
+from etl.sources.window import WindowQuery, window_start
 
 TIME_COLUMNS = ("calldate", "start", "answer", "end", "addtime")
 WANTED = {*CDR_TEXT_COLUMNS, *CDR_INT_COLUMNS, *TIME_COLUMNS, "id"}
-# When the cursor is an auto-increment id, rows may commit slightly out of id order under
-# concurrent inserts: re-read this many ids behind the cursor.
-ID_LOOKBACK = 1000
 
 
 def format_time(value: datetime) -> str:
@@ -151,14 +149,16 @@ class SqlSource:
         col = self.columns[self.cursor_column]
         where = None
         if cursor is not None:
-            if self.cursor_column == "id":
-                where = col >= max(0, int(cursor) - ID_LOOKBACK)
-            else:
-                lower = parse_cursor_time(cursor) - (
-                    lookback if self.cursor_column != "addtime" else min(lookback, timedelta(minutes=10))
-                )
-                where = col >= self._bound(self.cursor_column, lower)
+            where = col >= self._bound(self.cursor_column, window_start(self.cursor_column, cursor, lookback))
         return self._stream(where, self.cursor_column, chunk_size)
+
+    def window(self) -> tuple[WindowQuery, str, str] | None:
+        """How `etl.sources.window` reads the look-back window of this table with the driver
+        alone: the query, the table's and the cursor column's names; None where it cannot."""
+        query = WindowQuery.from_url(self.settings.url)
+        if query is None:
+            return None
+        return query, self.table.name, self.columns[self.cursor_column].name
 
     def read_window(self, since: datetime, until: datetime, chunk_size: int) -> Iterator[pd.DataFrame]:
         col = self.columns[self.time_column]

@@ -314,3 +314,15 @@ CREATE TABLE runs (
 );
 
 CREATE INDEX ix_runs_job ON runs (job, started);
+
+CREATE TABLE source_windows (
+	source VARCHAR(100) NOT NULL, 
+	`column` VARCHAR(32) NOT NULL, 
+	`cursor` VARCHAR(200) NOT NULL, 
+	table_name VARCHAR(200) NOT NULL, 
+	column_name VARCHAR(200) NOT NULL, 
+	`rows` INTEGER NOT NULL, 
+	digest VARCHAR(32) NOT NULL, 
+	updated DATETIME NOT NULL, 
+	PRIMARY KEY (source)
+);
