@@ -96,6 +96,9 @@ class Options:
     client_xlsx: bool
     rec_root: Path | None
     url_base: str
+    since: date | None = None  # the overview's period (`--since/--until` as given)
+    until: date | None = None
+    sl_seconds: int = 20  # the overview's service level threshold
 
     @classmethod
     def of(cls, settings: Settings, out_dir: Path | None, since: date | None, until: date | None) -> Options:
@@ -126,6 +129,9 @@ class Options:
             client_xlsx=rs.client_xlsx if rs else True,
             rec_root=settings.recordings.root if settings.recordings else None,
             url_base=settings.recordings.url_base if settings.recordings else "",
+            since=since,
+            until=until,
+            sl_seconds=rs.service_level_seconds if rs else 20,
         )
 
     def fingerprint(self, template_version: str) -> str:

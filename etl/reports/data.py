@@ -253,11 +253,13 @@ def watermarks(conn: Connection) -> dict[str, int]:
 
 
 def changed_numbers(
-    conn: Connection, marks: dict[str, int], margin_us: int
+    conn: Connection, marks: dict[str, int], margin_us: int, starts: set[int] | None = None
 ) -> tuple[set[str], set[str], dict[str, int]]:
     """Numbers whose calls, links or recordings changed since `marks`, the clients that
     changed links name, and the new watermarks. `margin_us` re-reads a little before the
     mark, for a writer whose stamp was taken before our read but committed after it.
+
+    `starts` (when given) collects the changed calls' start times (the overview's days).
 
     The calls' new watermark comes from the same scan as the changed numbers (`calls` has no
     index on `updated_us`: a separate max() was a second full scan, ~0.07 s at 1M calls)."""
@@ -265,13 +267,17 @@ def changed_numbers(
     refs: set[str] = set()
     since = marks.get("calls", 0) - margin_us
     newest = 0
-    for n, at in conn.execute(
-        select(calls.c.external_number, calls.c.updated_us).where(calls.c.updated_us > since)
+    for n, at, start in conn.execute(
+        select(calls.c.external_number, calls.c.updated_us, calls.c.start_us).where(
+            calls.c.updated_us > since
+        )
     ):
         if at > newest:
             newest = at
         if n is not None:
             numbers.add(n)
+            if starts is not None:
+                starts.add(start)
     if not newest:
         newest = conn.execute(select(func.max(calls.c.updated_us))).scalar() or 0
     stamps = {
@@ -306,13 +312,13 @@ def changed_numbers(
             )
         )
     for kchunk in chunked(sorted(set(link_keys))):
-        numbers.update(
-            n
-            for (n,) in conn.execute(
-                select(calls.c.external_number).where(
-                    tuple_(calls.c.source, calls.c.linkedid).in_(kchunk), calls.c.external_number.is_not(None)
-                )
+        for n, start in conn.execute(
+            select(calls.c.external_number, calls.c.start_us).where(
+                tuple_(calls.c.source, calls.c.linkedid).in_(kchunk), calls.c.external_number.is_not(None)
             )
-        )
+        ):
+            numbers.add(n)
+            if starts is not None:
+                starts.add(start)
     numbers.discard("")
     return numbers, refs, stamps
