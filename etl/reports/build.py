@@ -132,8 +132,8 @@ class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityP
         self, conn: Connection, directory: D.Directory, stamps: dict[str, int]
     ) -> tuple[set[str], dict[str, int]]:
         """The parties to compute again, and the new watermarks."""
-        self._ov_starts = set()
-        numbers, refs, new_stamps = D.changed_numbers(conn, stamps, MARGIN_US, self._ov_starts)
+        self._ov_changed = []
+        numbers, refs, new_stamps = D.changed_numbers(conn, stamps, MARGIN_US, self._ov_changed)
         owners = directory.owners_of(numbers)
         owned = set(directory.owners[directory.owners["phone"].isin(numbers)]["phone"])
         dirty = set(owners) | refs | {F.number_party(n) for n in numbers - owned}

@@ -121,12 +121,12 @@ def day_aggregates(
 
     # callbacks: the first answered call with the number after each missed call
     cb = _callbacks(f, answered, callback_hours)
-    cb = cb[cb["day"].isin(out)]
-    back = cb[cb["back"]]
+    cb = cb[cb["day"].isin(out).to_numpy(dtype=bool)]
+    back = cb[cb["back"].to_numpy(dtype=bool)]
     _hist(back["day"], back["delay"], out, "cb")
-    for d, n in back[back["same_day"]]["day"].value_counts().items():
+    for d, n in back[back["same_day"].to_numpy(dtype=bool)]["day"].value_counts().items():
         out[str(d)]["cb_same"] = int(n)
-    for d, n in cb[~cb["back"]]["day"].value_counts().items():
+    for d, n in cb[~cb["back"].to_numpy(dtype=bool)]["day"].value_counts().items():
         out[str(d)]["open"] = int(n)
 
     # new and returning numbers
@@ -348,7 +348,8 @@ def weekly(
         i = (date.fromisoformat(d) - first).days // 7
         if 0 <= i < weeks:
             buckets[i].append(v)
-    return labels, _series([combine(b) for b in buckets])
+    keys = ("in", "out", "missed", "new", "ret")
+    return labels, _series([{k: sum(v[k] for v in b) for k in keys} for b in buckets])
 
 
 def _series(per: Sequence[Mapping[str, Any]]) -> dict[str, list[int]]:

@@ -1,6 +1,9 @@
 """Ledger reads and writes of the overview: its calls (with whether a 1C event is linked, and
-the line (DID) and queue from the CDR rows), each number's first call, and the stored day
-aggregates (`report_marks` rows named `ov:YYYY-MM-DD`, JSON values)."""
+the line (DID) and queue from the CDR rows), each number's first call, and what the next run
+starts from, in `report_marks` of the output folder: the day aggregates (`ov:YYYY-MM-DD`,
+JSON), each number's first call (`ovf:<number>`: `calls` has no index that gives it without
+reading every call of the number) and the sources seen (`ovs:sources`: a range read by
+(source, start_us) uses the calls' index)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from .data import _fetch
 from .overview import OV_COLUMNS
 
 PREFIX = "ov:"
+FIRST = "ovf:"
+SOURCES = "ovs:sources"
 
 
 def read_calls(
@@ -107,3 +112,66 @@ def write_days(
     rows = [(target, PREFIX + d, json.dumps(v, separators=(",", ":"))) for d, v in sorted(days.items())]
     for part in chunked(rows, 2000):
         bulk_write(conn, report_marks, ["target", "name", "value"], part, update=["value"])
+
+
+def read_firsts(conn: Connection, target: str, numbers: Iterable[str]) -> dict[str, int]:
+    """The stored first call of these numbers (those known)."""
+    m = report_marks.c
+    out: dict[str, int] = {}
+    for chunk in chunked(sorted(FIRST + n for n in set(numbers))):
+        rows = _fetch(conn, select(m.name, m.value).where(m.target == target, m.name.in_(chunk)))
+        out.update((name[len(FIRST) :], int(value)) for name, value in rows)
+    return out
+
+
+def write_firsts(conn: Connection, target: str, firsts: Mapping[str, int], *, everything: bool) -> None:
+    m = report_marks.c
+    if everything:
+        conn.execute(delete(report_marks).where(m.target == target, m.name.like(FIRST + "%")))
+    rows = [(target, FIRST + n, str(int(t))) for n, t in sorted(firsts.items()) if len(n) <= 32]
+    for part in chunked(rows, 5000):
+        bulk_write(conn, report_marks, ["target", "name", "value"], part, update=["value"])
+
+
+def read_sources(conn: Connection, target: str) -> set[str]:
+    m = report_marks.c
+    row = conn.execute(select(m.value).where(m.target == target, m.name == SOURCES)).first()
+    return set(json.loads(row[0])) if row else set()
+
+
+def write_sources(conn: Connection, target: str, sources: Iterable[str]) -> None:
+    value = json.dumps(sorted(set(sources)))
+    bulk_write(conn, report_marks, ["target", "name", "value"], [(target, SOURCES, value)], update=["value"])
+
+
+def all_sources(conn: Connection) -> set[str]:
+    return {s for (s,) in conn.execute(select(calls.c.source).distinct())}
+
+
+SEEN = "ovs:seen"
+
+
+def read_seen(conn: Connection, target: str) -> set[tuple[str, str, str, int]]:
+    m = report_marks.c
+    row = conn.execute(select(m.value).where(m.target == target, m.name == SEEN)).first()
+    return {(k, s, lk, int(at)) for k, s, lk, at in json.loads(row[0])} if row else set()
+
+
+def write_seen(conn: Connection, target: str, seen: Iterable[tuple[str, str, str, int]]) -> None:
+    value = json.dumps(sorted(seen))
+    bulk_write(conn, report_marks, ["target", "name", "value"], [(target, SEEN, value)], update=["value"])
+
+
+def margin_rows(conn: Connection, margin_us: int) -> set[tuple[str, str, str, int]]:
+    """The calls and 1C links stamped within `margin_us` of the newest (what an incremental
+    run's scan re-reads), as `read_seen` keeps them."""
+    out: set[tuple[str, str, str, int]] = set()
+    for kind, table in (("call", calls), ("link", call_links)):
+        t = table.c
+        top = conn.execute(select(func.max(t.updated_us))).scalar()
+        if top is not None:
+            rows = conn.execute(
+                select(t.source, t.linkedid, t.updated_us).where(t.updated_us > top - margin_us)
+            )
+            out.update((kind, s, lk, int(at)) for s, lk, at in rows)
+    return out

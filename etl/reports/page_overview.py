@@ -20,7 +20,7 @@ from . import data as D
 from . import overview as O
 from . import overview_data as OD
 from .charts_overview import bars, busiest_hours
-from .context import Context
+from .context import MARGIN_US, Context
 from .exports import write_table
 from .render import data_hash, write_text
 
@@ -38,8 +38,31 @@ def _runs(days: list[str]) -> list[tuple[date, date]]:
     return out
 
 
+def _firsts(frame: pd.DataFrame, known: dict[str, int]) -> tuple[dict[str, int], list[int]]:
+    """Each number's first call: the stored one or an earlier one in `frame`; and the stored
+    first calls that an earlier call replaced."""
+    seen = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
+    out = dict(seen)
+    moved = []
+    for n, t in seen.items():
+        k = known.get(n)
+        if k is not None and k <= t:
+            out[n] = k
+        elif k is not None:
+            moved.append(k)
+    return out, moved
+
+
+def _margin(changed: list[tuple[str, str, str, int, int]]) -> set[tuple[str, str, str, int]]:
+    """The rows the next run's scan re-reads (stamped within `MARGIN_US` of the newest)."""
+    newest: dict[str, int] = {}
+    for k, _, _, _, at in changed:
+        newest[k] = max(newest.get(k, 0), at)
+    return {(k, s, lk, at) for k, s, lk, _, at in changed if at > newest[k] - MARGIN_US}
+
+
 class OverviewPage(Context):
-    _ov_starts: set[int]  # start times of the calls an incremental run found changed
+    _ov_changed: list[tuple[str, str, str, int, int]]  # what an incremental run found changed
 
     def _overview(self, conn: Connection, directory: D.Directory) -> None:
         o = self.opts
@@ -51,40 +74,82 @@ class OverviewPage(Context):
     # --- the day aggregates ---------------------------------------------------------------
     def _overview_days(self, conn: Connection, period: O.Period) -> dict[str, dict[str, Any]]:
         o = self.opts
-        window = int(o.callback_hours * O.US_PER_HOUR)
         fixed = o.since is not None or o.until is not None
         allowed = set(period.previous.days() + period.days()) if fixed else None
         if self.summary.mode == "full":
-            lo = hi = None
-            if fixed:
-                lo, hi = day_bounds_us(period.previous.start, period.end - timedelta(days=1), o.zone)
-            frame = OD.read_calls(conn, lo_us=lo, hi_us=None if hi is None else hi + window)
-            if fixed:
-                first = OD.first_calls(conn, None)
-            else:
-                first = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
-            fresh = O.day_aggregates(frame, first, o.zone, o.callback_hours, allowed)
-            with self.ledger.begin() as w:
-                OD.write_days(w, self.target, fresh, (), everything=True)
-            return fresh
+            return self._overview_full(conn, period, allowed)
         stored = OD.read_days(conn, self.target)  # before writing: a reader's snapshot may be older
-        touched = O.touched_days(getattr(self, "_ov_starts", ()), o.zone, o.callback_hours)
+        changed: list[tuple[str, str, str, int, int]] = getattr(self, "_ov_changed", [])
+        # the scan re-reads a margin before its watermark: what the last run saw there unchanged
+        # is in its days already
+        seen = OD.read_seen(conn, self.target)
+        starts = {(s, t) for k, s, lk, t, at in changed if (k, s, lk, at) not in seen}
+        touched = O.touched_days((t for _, t in starts), o.zone, o.callback_hours)
         if allowed is not None:
             touched &= allowed
-        if touched:
-            parts = []
-            for first_day, last_day in _runs(sorted(touched)):
-                lo, hi = day_bounds_us(first_day, last_day, o.zone)
-                parts.append(OD.read_calls(conn, lo_us=lo, hi_us=hi + window))
-            frame = pd.concat(parts, ignore_index=True).drop_duplicates(["source", "linkedid"])
-            first = OD.first_calls(conn, frame["external_number"].unique().tolist())
-            fresh = O.day_aggregates(frame, first, o.zone, o.callback_hours, touched)
-            with self.ledger.begin() as w:
-                OD.write_days(w, self.target, fresh, touched - set(fresh), everything=False)
-            for d in touched:
-                stored.pop(d, None)
-            stored.update(fresh)
+        if not touched:
+            if changed:
+                with self.ledger.begin() as w:
+                    OD.write_seen(w, self.target, _margin(changed))
+            return stored
+        sources = OD.read_sources(conn, self.target) | {s for s, _ in starts}
+        frame = self._overview_frame(conn, touched, sources)
+        known = OD.read_firsts(conn, self.target, frame["external_number"].unique().tolist())
+        firsts, moved = _firsts(frame, known)
+        # a number whose first call moved earlier (a backfill) was "new" on a day not touched
+        extra = {d for d in O.touched_days(moved, o.zone, 0) if allowed is None or d in allowed} - touched
+        if extra:
+            more = self._overview_frame(conn, extra, sources)
+            frame = pd.concat([frame, more], ignore_index=True).drop_duplicates(["source", "linkedid"])
+            known.update(OD.read_firsts(conn, self.target, more["external_number"].unique().tolist()))
+            firsts, _ = _firsts(frame, known)
+            touched |= extra
+        fresh = O.day_aggregates(frame, firsts, o.zone, o.callback_hours, touched)
+        with self.ledger.begin() as w:
+            OD.write_days(w, self.target, fresh, touched - set(fresh), everything=False)
+            OD.write_firsts(
+                w, self.target, {n: t for n, t in firsts.items() if known.get(n) != t}, everything=False
+            )
+            if not sources <= OD.read_sources(w, self.target):
+                OD.write_sources(w, self.target, sources)
+            OD.write_seen(w, self.target, _margin(changed))
+        for d in touched:
+            stored.pop(d, None)
+        stored.update(fresh)
         return stored
+
+    def _overview_full(
+        self, conn: Connection, period: O.Period, allowed: set[str] | None
+    ) -> dict[str, dict[str, Any]]:
+        o = self.opts
+        window = int(o.callback_hours * O.US_PER_HOUR)
+        lo = hi = None
+        if allowed is not None:
+            lo, hi = day_bounds_us(period.previous.start, period.end - timedelta(days=1), o.zone)
+            hi += window
+        frame = OD.read_calls(conn, lo_us=lo, hi_us=hi)
+        if allowed is None:
+            firsts = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
+        else:
+            firsts = OD.first_calls(conn, None)
+        fresh = O.day_aggregates(frame, firsts, o.zone, o.callback_hours, allowed)
+        sources = set(frame["source"].unique().tolist()) if allowed is None else OD.all_sources(conn)
+        with self.ledger.begin() as w:
+            OD.write_days(w, self.target, fresh, (), everything=True)
+            OD.write_firsts(w, self.target, firsts, everything=True)
+            OD.write_sources(w, self.target, sources)
+            OD.write_seen(w, self.target, OD.margin_rows(conn, MARGIN_US))
+        return fresh
+
+    def _overview_frame(self, conn: Connection, days: set[str], sources: set[str]) -> pd.DataFrame:
+        """The calls of these days and of `callback_hours` after each run of them."""
+        o = self.opts
+        window = int(o.callback_hours * O.US_PER_HOUR)
+        parts = []
+        for first_day, last_day in _runs(sorted(days)):
+            lo, hi = day_bounds_us(first_day, last_day, o.zone)
+            parts.append(OD.read_calls(conn, lo_us=lo, hi_us=hi + window, sources=sorted(sources)))
+        return pd.concat(parts, ignore_index=True).drop_duplicates(["source", "linkedid"])
 
     # --- the page -------------------------------------------------------------------------
     def _overview_page(
@@ -92,9 +157,9 @@ class OverviewPage(Context):
     ) -> None:
         o, loc = self.opts, self.loc
         prev = period.previous
-        fig = O.figures(O.combine(O.select(days, period)), o.sl_seconds)
-        pfig = O.figures(O.combine(O.select(days, prev)), o.sl_seconds)
         total = O.combine(O.select(days, period))
+        fig = O.figures(total, o.sl_seconds)
+        pfig = O.figures(O.combine(O.select(days, prev)), o.sl_seconds)
         labels, series = O.daily(days, period)
         _, pseries = O.daily(days, prev)
         previous = [
