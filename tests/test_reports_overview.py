@@ -43,6 +43,7 @@ from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, employees
 from etl.reports import build_reports
 from etl.reports import overview as O
+from etl.reports import overview_series as S
 from etl.reports.overview_data import read_days
 from etl.sandbox.pbx import write_sqlite
 from etl.sync import sync_source
@@ -156,7 +157,7 @@ def make_ledger(tmp: Path, ledger_url: str) -> tuple[Settings, Ledger]:
     return settings, ledger
 
 
-PERIOD = O.Period(date(2026, 10, 24), date(2026, 10, 27))
+PERIOD = S.Period(date(2026, 10, 24), date(2026, 10, 27))
 EXPECTED = {
     "inbound": 10, "outbound": 3, "missed": 4, "answered_in": 6,
     "sl": 0.5,  # A 5, E 8, F 15, I 3, N 4 of 10 inbound (B waited 25 s)
@@ -198,16 +199,16 @@ def test_each_figure_matches_the_hand_computed_history(tmp_path: Path, ledger_ur
     with ledger.engine.connect() as conn:
         days = read_days(conn, _target(settings, ledger))
     assert set(days) <= set(PERIOD.previous.days() + PERIOD.days())
-    total = O.combine(O.select(days, PERIOD))
+    total = O.combine(S.select(days, PERIOD))
     assert O.figures(total, 20) == EXPECTED
-    prev = O.figures(O.combine(O.select(days, PERIOD.previous)), 20)
+    prev = O.figures(O.combine(S.select(days, PERIOD.previous)), 20)
     assert (prev["inbound"], prev["outbound"], prev["missed"], prev["new"]) == (1, 0, 0, 1)
     assert {k: v for k, v in total["ext"].items() if k} == EXT
     # per day, by the local date: F (23:59:50) on the 24th; J (23:30 CET, 22:30 UTC) on the 25th
     assert [(days[d]["in"], days[d]["out"], days[d]["missed"]) for d in PERIOD.days()] == [
         (6, 1, 2), (2, 1, 1), (2, 1, 1)
     ]  # fmt: skip
-    grid = O.heat(days, PERIOD)
+    grid = S.heat(days, PERIOD)
     saturday, sunday, monday = grid[5], grid[6], grid[0]
     assert saturday[23] == 2 and saturday[12] == 2 and sunday[:2] == [1, 1] and sunday[23] == 1
     assert monday[9] == monday[10] == monday[12] == 1 and sum(map(sum, grid)) == 13
@@ -248,7 +249,7 @@ def test_an_incremental_run_gives_the_full_runs_figures(tmp_path: Path, ledger_u
     with ledger.engine.connect() as conn:
         again = read_days(conn, _target(settings, ledger))
     assert after == again
-    f = O.figures(O.combine(O.select(again, PERIOD)), 20)
+    f = O.figures(O.combine(S.select(again, PERIOD)), 20)
     assert (f["open"], f["called_back"], f["cb_15min"], f["missed"]) == (1, 4, 3 / 5, 5)
 
 
@@ -263,7 +264,7 @@ def test_an_incremental_run_gives_the_full_runs_figures(tmp_path: Path, ledger_u
 def test_the_period_and_the_previous_one(
     today: date, since: date | None, until: date | None, period: tuple[date, date]
 ) -> None:
-    p = O.Period.of(today, since, until)
+    p = S.Period.of(today, since, until)
     assert (p.start, p.end) == period and p.previous.end == p.start
     assert p.previous.length == p.length
 

@@ -178,6 +178,7 @@ class Context:
         self._stored: dict[str, IndexRow] = {}
         self._gc_was_enabled = True
         self._folders_made = False
+        self._all_calls: Any = None  # a full run's calls frame, kept for the overview
 
     # --- shared by the pages ------------------------------------------------------------
     def _folders(self) -> None:

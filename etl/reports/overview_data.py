@@ -43,7 +43,14 @@ def read_calls(
         stmt = stmt.where(c.start_us >= lo_us)
     if hi_us is not None:
         stmt = stmt.where(c.start_us < hi_us)
-    frame = pd.DataFrame(_fetch(conn, stmt), columns=[*OV_COLUMNS[:9], "event"])
+    return with_lines(
+        conn, pd.DataFrame(_fetch(conn, stmt), columns=[*OV_COLUMNS[:9], "event"]), lo_us, hi_us
+    )
+
+
+def with_lines(conn: Connection, frame: pd.DataFrame, lo_us: int | None, hi_us: int | None) -> pd.DataFrame:
+    """`frame` (calls with their 1C `event` reference or None) with `event` as a flag and
+    `did`, `queue` from the CDR rows."""
     frame["event"] = frame["event"].notna() & (frame["event"] != "")
     lines = _lines(conn, frame, lo_us, hi_us)
     if lines.empty:

@@ -19,6 +19,7 @@ from etl.days import day_bounds_us
 from . import data as D
 from . import overview as O
 from . import overview_data as OD
+from . import overview_series as S
 from .charts_overview import bars, busiest_hours
 from .context import MARGIN_US, Context
 from .exports import write_table
@@ -67,12 +68,12 @@ class OverviewPage(Context):
     def _overview(self, conn: Connection, directory: D.Directory) -> None:
         o = self.opts
         today = datetime.now(o.zone).date()
-        period = O.Period.of(today, o.since, o.until)
+        period = S.Period.of(today, o.since, o.until)
         days = self._overview_days(conn, period)
         self._overview_page(days, period, directory)
 
     # --- the day aggregates ---------------------------------------------------------------
-    def _overview_days(self, conn: Connection, period: O.Period) -> dict[str, dict[str, Any]]:
+    def _overview_days(self, conn: Connection, period: S.Period) -> dict[str, dict[str, Any]]:
         o = self.opts
         fixed = o.since is not None or o.until is not None
         allowed = set(period.previous.days() + period.days()) if fixed else None
@@ -119,7 +120,7 @@ class OverviewPage(Context):
         return stored
 
     def _overview_full(
-        self, conn: Connection, period: O.Period, allowed: set[str] | None
+        self, conn: Connection, period: S.Period, allowed: set[str] | None
     ) -> dict[str, dict[str, Any]]:
         o = self.opts
         window = int(o.callback_hours * O.US_PER_HOUR)
@@ -127,7 +128,14 @@ class OverviewPage(Context):
         if allowed is not None:
             lo, hi = day_bounds_us(period.previous.start, period.end - timedelta(days=1), o.zone)
             hi += window
-        frame = OD.read_calls(conn, lo_us=lo, hi_us=hi)
+        if allowed is None and self._all_calls is not None:  # every call, read for the clients
+            calls = self._all_calls
+            frame = OD.with_lines(
+                conn, calls[list(O.OV_COLUMNS[:9])].assign(event=calls["event_ref"]), lo, hi
+            )
+            self._all_calls = None
+        else:
+            frame = OD.read_calls(conn, lo_us=lo, hi_us=hi)
         if allowed is None:
             firsts = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
         else:
@@ -153,20 +161,20 @@ class OverviewPage(Context):
 
     # --- the page -------------------------------------------------------------------------
     def _overview_page(
-        self, days: dict[str, dict[str, Any]], period: O.Period, directory: D.Directory
+        self, days: dict[str, dict[str, Any]], period: S.Period, directory: D.Directory
     ) -> None:
         o, loc = self.opts, self.loc
         prev = period.previous
-        total = O.combine(O.select(days, period))
+        total = O.combine(S.select(days, period))
         fig = O.figures(total, o.sl_seconds)
-        pfig = O.figures(O.combine(O.select(days, prev)), o.sl_seconds)
-        labels, series = O.daily(days, period)
-        _, pseries = O.daily(days, prev)
+        pfig = O.figures(O.combine(S.select(days, prev)), o.sl_seconds)
+        labels, series = S.daily(days, period)
+        _, pseries = S.daily(days, prev)
         previous = [
             sum(v) for v in zip(pseries["inbound"], pseries["outbound"], pseries["missed"], strict=True)
         ]
-        wlabels, wseries = O.weekly(days, period.end - timedelta(days=1))
-        grid = O.heat(days, period)
+        wlabels, wseries = S.weekly(days, period.end - timedelta(days=1))
+        grid = S.heat(days, period)
         managers = O.manager_rows(total, directory.by_extension)
         lines, queues = O.line_rows(total["did"]), O.line_rows(total["queue"])
         h = data_hash(
@@ -230,7 +238,7 @@ class OverviewPage(Context):
         """A date on an x-axis: `dd.mm` / `mm-dd`."""
         return self.loc.day(iso)[:5] if self.loc.lang == "ru" else iso[5:10]
 
-    def _span(self, p: O.Period) -> str:
+    def _span(self, p: S.Period) -> str:
         last = p.end - timedelta(days=1)
         return f"{self.loc.day(p.start.isoformat())} — {self.loc.day(last.isoformat())}"
 
