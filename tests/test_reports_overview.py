@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ from etl.reports import overview_series as S
 from etl.reports.overview_data import read_days
 from etl.sandbox.pbx import write_sqlite
 from etl.sync import sync_source
+from tests.browser import Browser, chromium_path, variance
+from tests.conftest import require
 
 ZONE = "Europe/Berlin"
 TRUNK = "PJSIP/rt-trunk"
@@ -279,3 +282,53 @@ def _target(settings: Settings, ledger: Ledger) -> str:
     from etl.reports.context import Context, Options
 
     return Context(settings, ledger, Options.of(settings, None, None, None)).target
+
+
+# --- the page in headless Chromium ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
+    b = Browser()
+    yield b
+    b.close()
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_page_in_chromium(browser: Browser, tmp_path: Path, lang: str) -> None:
+    """From file://: no console errors, nothing of the hostile employee or caller names runs
+    and the name shows literally, the employee table sorts, the charts have ticks, a legend
+    and numbers on hover, the screenshot is not blank."""
+    settings, ledger = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'l.sqlite'}")
+    settings = settings_for(tmp_path, settings.state.url, lang)
+    summary = build_reports(settings, ledger, since=date(2026, 10, 24), until=date(2026, 10, 26))
+    page = browser.open((Path(summary.out_dir) / "overview.html").as_uri())
+    assert page.errors == [] and page.dialogs == []
+    assert page.eval("window.__alerts === 0 && document.querySelectorAll('img').length === 0")
+    rows = "[...document.querySelectorAll('#managers tbody tr')]"
+    names = page.eval(f"{rows}.map(r => r.cells[1].textContent)")
+    assert HOSTILE in names
+    missed = f"{rows}.map(r => Number(r.cells[4].dataset.v))"
+    page.eval("document.querySelectorAll('#managers th')[4].click()")
+    assert page.eval(missed) == sorted(page.eval(missed), reverse=True) and page.eval(missed)[0] == 2
+    page.eval("document.querySelectorAll('#managers th')[4].click()")
+    assert page.eval(missed) == sorted(page.eval(missed))
+    charts = page.eval(
+        "[...document.querySelectorAll('svg.chart.ov')].map(c => [c.querySelectorAll('text.ytick').length,"
+        " c.querySelectorAll('text.legend').length, c.querySelector('rect.hover title').textContent])"
+    )
+    assert len(charts) == 3 and all(ticks >= 3 and legend >= 2 and tip for ticks, legend, tip in charts)
+    # the 24th: 6 inbound of which 2 missed, 1 outbound; the 21st (the previous period's first day): none
+    assert (
+        charts[0][2]
+        == {
+            "ru": "24.10.2026: входящие отвеченные 4, исходящие 1, входящие пропущенные 2, всего 7, "
+            "всего в тот же день предыдущего периода 0",
+            "en": "2026-10-24: inbound answered 4, outbound 1, inbound missed 2, total 7, "
+            "total on the same day of the previous period 0",
+        }[lang]
+    )
+    value = page.eval("document.querySelector('tr[data-key=sl] td.value').textContent")
+    assert value == ("50,0\u00a0%" if lang == "ru" else "50.0\u00a0%")
+    assert page.eval("document.querySelector('#def-sl').textContent.includes('20')")
+    assert variance(page.screenshot()) > 10

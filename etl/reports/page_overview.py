@@ -9,6 +9,7 @@ from the calls of those days; the page sums the days of the period and of the pr
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,10 +23,19 @@ from . import overview_data as OD
 from . import overview_series as S
 from .charts_overview import bars, busiest_hours
 from .context import MARGIN_US, Context
-from .exports import write_table
+from .exports import write_csv, write_xlsx_cells, xlsx_cells
 from .render import data_hash, write_text
 
 PAGE = "overview.html"
+
+
+def write_table(folder: Path, stem: str, header: list[str], rows: list[tuple[Any, ...]]) -> list[str]:
+    """`stem`.csv and `stem`.xlsx (stored, not deflated: the overview is written on every
+    incremental run that has new calls, and these tables are small)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(folder / f"{stem}.csv", header, rows)
+    write_xlsx_cells(folder / f"{stem}.xlsx", header, [xlsx_cells(r) for r in rows], deflate=False)
+    return [f"{stem}.csv", f"{stem}.xlsx"]
 
 
 def _runs(days: list[str]) -> list[tuple[date, date]]:
@@ -42,7 +52,10 @@ def _runs(days: list[str]) -> list[tuple[date, date]]:
 def _firsts(frame: pd.DataFrame, known: dict[str, int]) -> tuple[dict[str, int], list[int]]:
     """Each number's first call: the stored one or an earlier one in `frame`; and the stored
     first calls that an earlier call replaced."""
-    seen = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
+    seen: dict[str, int] = {}
+    for n, t in zip(frame["external_number"].tolist(), frame["start_us"].tolist(), strict=True):
+        if n not in seen or t < seen[n]:
+            seen[n] = int(t)
     out = dict(seen)
     moved = []
     for n, t in seen.items():
