@@ -34,8 +34,12 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from etl.config import Settings, parse_settings
@@ -332,3 +336,79 @@ def test_the_page_in_chromium(browser: Browser, tmp_path: Path, lang: str) -> No
     assert value == ("50,0\u00a0%" if lang == "ru" else "50.0\u00a0%")
     assert page.eval("document.querySelector('#def-sl').textContent.includes('20')")
     assert variance(page.screenshot()) > 10
+
+
+# --- the day aggregates against a plain-Python oracle ---------------------------------------
+CALL = st.tuples(
+    st.integers(0, 4 * 86_400),  # seconds after 2026-10-24 00:00 Berlin (the 25th has 25 hours)
+    st.sampled_from(["inbound", "outbound"]),
+    st.booleans(),  # answered
+    st.sampled_from(["+7916000001", "+7916000002", "+7916000003"]),
+    st.sampled_from(["101", "102", None]),
+    st.integers(0, 90),  # wait
+    st.integers(0, 300),  # talk
+    st.sampled_from(["", "74951230000"]),
+)
+
+
+def oracle(rows: list[tuple[Any, ...]], firsts: dict[str, int], hours: float) -> dict[str, dict[str, Any]]:
+    zone = ZoneInfo(ZONE)
+
+    def day(us: int) -> str:
+        return datetime.fromtimestamp(us / 1e6, zone).date().isoformat()
+
+    out: dict[str, dict[str, Any]] = {}
+    pairs: set[tuple[str, str]] = set()
+    for t, direction, ok, number, ext, wait, talk, did in rows:
+        d = out.setdefault(day(t), O.empty_day())
+        local = datetime.fromtimestamp(t / 1e6, zone)
+        d["hours"][local.hour] += 1
+        inbound, missed = direction == "inbound", direction == "inbound" and not ok
+        d["in"] += inbound
+        d["out"] += direction == "outbound"
+        d["missed"] += missed
+        d["answered_in"] += inbound and ok
+        if inbound and ok:
+            d["wait"][str(wait)] = d["wait"].get(str(wait), 0) + 1
+        if missed:
+            d["aband"][str(wait)] = d["aband"].get(str(wait), 0) + 1
+        e = d["ext"].setdefault(ext or "", [0] * 8)
+        for k, v in enumerate(
+            [inbound and ok, direction == "outbound", missed, 0, talk if ok else 0, ok, 0, 1]
+        ):
+            e[k] += int(v)
+        if did:
+            line = d["did"].setdefault(did, [0, 0, 0, 0])
+            for k, v in enumerate([1, inbound and ok, missed, wait if inbound and ok else 0]):
+                line[k] += int(v)
+        pairs.add((day(t), number))
+        if missed:
+            later = [j for j, r in enumerate(rows) if r[3] == number and r[2] and r[0] > t]
+            j = min(later, key=lambda j: (rows[j][0], j)) if later else None
+            if j is not None and rows[j][0] - t <= hours * 3_600_000_000:
+                gap = str((rows[j][0] - t) // 1_000_000)
+                d["cb"][gap] = d["cb"].get(gap, 0) + 1
+                d["cb_same"] += day(rows[j][0]) == day(t)
+                e2 = d["ext"].setdefault(rows[j][4] or "", [0] * 8)
+                e2[3] += 1
+            else:
+                d["open"] += 1
+    for d_, number in pairs:
+        out[d_]["new" if day(firsts[number]) == d_ else "ret"] += 1
+    for d in out.values():
+        d["ext"] = {k: v for k, v in d["ext"].items() if any(v)}
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(CALL, min_size=1, max_size=25, unique_by=lambda c: c[0]), st.sampled_from([1.0, 24.0]))
+def test_day_aggregates_match_a_plain_python_oracle(calls_: list[tuple[Any, ...]], hours: float) -> None:
+    base = int(datetime(2026, 10, 24, tzinfo=ZoneInfo(ZONE)).timestamp()) * 1_000_000
+    rows = [(base + c[0] * 1_000_000, *c[1:]) for c in calls_]
+    frame = pd.DataFrame(
+        [("s", str(i), t, w, tk if ok else 0, d, n, x, "answered" if ok else "missed", False, did or None,
+          None) for i, (t, d, ok, n, x, w, tk, did) in enumerate(rows)],
+        columns=list(O.OV_COLUMNS),
+    )  # fmt: skip
+    firsts = {n: min(r[0] for r in rows if r[3] == n) for n in {r[3] for r in rows}}
+    assert O.day_aggregates(frame, firsts, ZoneInfo(ZONE), hours) == oracle(rows, firsts, hours)
