@@ -146,9 +146,9 @@ class OverviewPage(Context):
             frame = OD.with_lines(
                 conn, calls[list(O.OV_COLUMNS[:9])].assign(event=calls["event_ref"]), lo, hi
             )
-            self._all_calls = None
         else:
             frame = OD.read_calls(conn, lo_us=lo, hi_us=hi)
+        self._all_calls = None
         if allowed is None:
             firsts = frame.groupby("external_number")["start_us"].min().astype("int64").to_dict()
         else:
