@@ -199,7 +199,10 @@ def reconcile(ctx: Ctx, since: date | None, until: date | None) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--client", "client", metavar="ID", help="only this client (1C reference or phone number)")
-@date_range("first day (YYYY-MM-DD; default: the first call)", "last day, inclusive (default: the last call)")
+@date_range(
+    "first day (YYYY-MM-DD; default: the first call; the overview: 27 days before --until)",
+    "last day, inclusive (default: the last call; the overview: today)",
+)
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), help="output folder (default: [reports] dir)"
 )
@@ -207,7 +210,7 @@ def reconcile(ctx: Ctx, since: date | None, until: date | None) -> None:
 def report(
     ctx: Ctx, client: str | None, since: date | None, until: date | None, out_dir: Path | None
 ) -> None:
-    """Render the HTML reports: index, per client, reconciliation, data quality."""
+    """Render the HTML reports: overview, index, per client, reconciliation, data quality."""
     import jobs.report as job
 
     run_job(ctx, lambda: job.run(ctx.settings, client=client, since=since, until=until, out_dir=out_dir))

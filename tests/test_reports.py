@@ -242,7 +242,7 @@ def test_pages_exports_and_incremental(tmp_path: Path, ledger_url: str) -> None:
         conn.execute(calls.insert(), [row])
     s3 = render(settings, ledger)
     assert s3.mode == "incremental"
-    assert set(s3.pages) == {f"clients/{first}.html", "index.html"}
+    assert set(s3.pages) == {f"clients/{first}.html", "index.html", "overview.html"}
     assert page.stat().st_mtime_ns != stale and other.stat().st_mtime_ns == stale
     assert "new-call-1" in page.read_text(encoding="utf-8")
 

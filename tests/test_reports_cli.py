@@ -53,13 +53,13 @@ def test_client_prints_its_page_and_nothing_it_did_not_write(
     assert all(p.is_file() for p in opened(again))
 
 
-def test_a_full_run_points_at_the_index(
+def test_a_full_run_points_at_the_overview(
     pbx: tuple[Path, list[str], dict[str, list[str]]], tmp_path: Path
 ) -> None:
     config, _, _ = pbx
     code, output = report(config, "--out", str(tmp_path / "all"))
     assert code == 0, output
-    assert opened(output) == [(tmp_path / "all").resolve() / "index.html"]
+    assert opened(output) == [(tmp_path / "all").resolve() / "overview.html"]  # the first page
     assert opened(output)[0].is_file()
 
 

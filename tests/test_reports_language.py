@@ -163,6 +163,7 @@ def browser() -> Iterator[Browser]:
 
 def pages(out: Path, client: str) -> list[Path]:
     return [
+        out / "overview.html",
         out / "index.html",
         out / "reconciliation.html",
         out / "quality.html",

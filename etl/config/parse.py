@@ -347,6 +347,7 @@ def _reports(sec: Section) -> ReportsSettings:
         callback_hours=sec.number("callback_hours", 24.0, minimum=0),
         onec_link_base=_link_base(sec),
         client_xlsx=sec.flag("client_xlsx", True),
+        service_level_seconds=sec.integer("service_level_seconds", 20, minimum=0, maximum=3600),
     )
     sec.done()
     return out

@@ -113,6 +113,7 @@ class ReportsSettings:
     callback_hours: float = 24.0
     onec_link_base: str = ""  # web-client address before `e1cib/…` (empty: bare navigation links)
     client_xlsx: bool = True  # an XLSX beside each client's CSV (5 ms a client; off for huge bases)
+    service_level_seconds: int = 20  # the overview's service level: inbound answered within this
 
 
 @dataclass(frozen=True)

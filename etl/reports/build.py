@@ -35,13 +35,14 @@ from . import figures as F
 from .context import MARGIN_US, ROWS_FORMAT, Options, ReportSummary, party_file
 from .page_client import ClientPages
 from .page_index import IndexPage
+from .page_overview import OverviewPage
 from .page_quality import QualityPage
 from .page_reconciliation import ReconciliationPage
 
 __all__ = ["ReportSummary", "build_reports", "iter_pages"]
 
 
-class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
+class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityPage):
     """One run: which parties to compute, the pages, then the marks for the next run."""
 
     # --- orchestration --------------------------------------------------------------------
@@ -102,9 +103,10 @@ class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
             if client is None:
                 stored = self._store_parties(summaries)
                 self._index(stored, directory, fp)
+                self._overview(conn, directory)
                 self._reconciliation(conn, directory)
                 self._quality(conn)
-                self.summary.entry = "index.html"
+                self.summary.entry = "overview.html"
         with self.ledger.begin() as wconn:
             self._save_hashes(wconn)
             if client is None:
@@ -131,7 +133,8 @@ class Builder(ClientPages, IndexPage, ReconciliationPage, QualityPage):
         self, conn: Connection, directory: D.Directory, stamps: dict[str, int]
     ) -> tuple[set[str], dict[str, int]]:
         """The parties to compute again, and the new watermarks."""
-        numbers, refs, new_stamps = D.changed_numbers(conn, stamps, MARGIN_US)
+        self._ov_changed = []
+        numbers, refs, new_stamps = D.changed_numbers(conn, stamps, MARGIN_US, self._ov_changed)
         owners = directory.owners_of(numbers)
         owned = set(directory.owners[directory.owners["phone"].isin(numbers)]["phone"])
         dirty = set(owners) | refs | {F.number_party(n) for n in numbers - owned}

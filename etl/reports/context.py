@@ -96,6 +96,9 @@ class Options:
     client_xlsx: bool
     rec_root: Path | None
     url_base: str
+    since: date | None = None  # the overview's period (`--since/--until` as given)
+    until: date | None = None
+    sl_seconds: int = 20  # the overview's service level threshold
 
     @classmethod
     def of(
@@ -133,6 +136,9 @@ class Options:
             client_xlsx=rs.client_xlsx,
             rec_root=recordings.root if recordings else None,
             url_base=recordings.url_base if recordings else "",
+            since=since,
+            until=until,
+            sl_seconds=rs.service_level_seconds,
         )
 
     def fingerprint(self, template_version: str) -> str:
@@ -178,6 +184,7 @@ class Context:
         self._stored: dict[str, IndexRow] = {}
         self._gc_was_enabled = True
         self._folders_made = False
+        self._all_calls: Any = None  # a full run's calls frame, kept for the overview
 
     # --- shared by the pages ------------------------------------------------------------
     def _folders(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n_overview import OVERVIEW_LABELS
+
 NBSP = "\u00a0"
 
 LABELS: dict[str, dict[str, str]] = {
@@ -222,6 +224,9 @@ LABELS: dict[str, dict[str, str]] = {
         "run_running": "running",
     },
 }
+
+for _lang, _labels in OVERVIEW_LABELS.items():
+    LABELS[_lang].update(_labels)
 
 
 class Locale:

@@ -66,6 +66,8 @@ class ClientPages(Context):
         else:
             frame["client_ref"] = None
             frame["event_ref"] = None
+        if only is None:
+            self._all_calls = frame  # the overview's full run reads no calls again
         open_missed = F.missed_not_called_back(frame, o.callback_hours)
         assigned = F.assign_parties(frame, directory.owners)
         if only is not None:

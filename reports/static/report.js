@@ -24,4 +24,24 @@
       btn.classList.add("active");
     });
   });
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
+      th.addEventListener("click", function () {
+        var down = th.getAttribute("aria-sort") !== "descending";
+        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", down ? "descending" : "ascending");
+        var body = table.tBodies[0], list = Array.prototype.slice.call(body.rows);
+        var key = function (r) {
+          var c = r.cells[col];
+          if (!c) { return ""; }
+          return c.dataset.v !== undefined ? Number(c.dataset.v) : c.textContent.toLowerCase();
+        };
+        list.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          return (x < y ? -1 : x > y ? 1 : 0) * (down ? -1 : 1);
+        });
+        list.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
 })();
