@@ -46,7 +46,6 @@ from etl.config import Settings, parse_settings
 from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import call_links, calls, employees
-from etl.reports import build_reports
 from etl.reports import overview as O
 from etl.reports import overview_series as S
 from etl.reports.overview_data import read_days
@@ -54,6 +53,7 @@ from etl.sandbox.pbx import write_sqlite
 from etl.sync import sync_source
 from tests.browser import Browser, chromium_path, variance
 from tests.conftest import require
+from tests.reports_support import render
 
 ZONE = "Europe/Berlin"
 TRUNK = "PJSIP/rt-trunk"
@@ -201,7 +201,7 @@ def test_the_calls_as_the_pipeline_stored_them(tmp_path: Path, ledger_url: str) 
 
 def test_each_figure_matches_the_hand_computed_history(tmp_path: Path, ledger_url: str) -> None:
     settings, ledger = make_ledger(tmp_path, ledger_url)
-    summary = build_reports(settings, ledger, since=date(2026, 10, 24), until=date(2026, 10, 26))
+    summary = render(settings, ledger, since=date(2026, 10, 24), until=date(2026, 10, 26))
     assert summary.entry == "overview.html" and "overview.html" in summary.pages
     with ledger.engine.connect() as conn:
         days = read_days(conn, _target(settings, ledger))
@@ -235,7 +235,7 @@ def test_each_figure_matches_the_hand_computed_history(tmp_path: Path, ledger_ur
 def test_an_incremental_run_gives_the_full_runs_figures(tmp_path: Path, ledger_url: str) -> None:
     """New calls on one day: only the touched days are recomputed, to what a full run finds."""
     settings, ledger = make_ledger(tmp_path, ledger_url)
-    build_reports(settings, ledger)
+    render(settings, ledger)
     with ledger.engine.connect() as conn:
         row = dict(conn.execute(select(calls).where(calls.c.linkedid == "J")).mappings().one())
     # …7777 is called back 10 minutes after J: J's day changes; a new missed call on the 26th
@@ -247,11 +247,11 @@ def test_an_incremental_run_gives_the_full_runs_figures(tmp_path: Path, ledger_u
     ]  # fmt: skip
     with ledger.begin() as conn:
         conn.execute(calls.insert(), extra)
-    inc = build_reports(settings, ledger)
+    inc = render(settings, ledger)
     assert inc.mode == "incremental" and "overview.html" in inc.pages
     with ledger.engine.connect() as conn:
         after = read_days(conn, _target(settings, ledger))
-    full = build_reports(settings, ledger, full=True)
+    full = render(settings, ledger, full=True)
     assert full.mode == "full"
     with ledger.engine.connect() as conn:
         again = read_days(conn, _target(settings, ledger))
@@ -285,7 +285,8 @@ def test_percentiles_by_nearest_rank() -> None:
 def _target(settings: Settings, ledger: Ledger) -> str:
     from etl.reports.context import Context, Options
 
-    return Context(settings, ledger, Options.of(settings, None, None, None)).target
+    opts = Options.of(settings.report_settings(), settings.onec, settings.recordings, None, None, None)
+    return Context(ledger, opts).target
 
 
 # --- the page in headless Chromium ----------------------------------------------------------
@@ -305,7 +306,7 @@ def test_the_page_in_chromium(browser: Browser, tmp_path: Path, lang: str) -> No
     and numbers on hover, the screenshot is not blank."""
     settings, ledger = make_ledger(tmp_path, f"sqlite:///{tmp_path / 'l.sqlite'}")
     settings = settings_for(tmp_path, settings.state.url, lang)
-    summary = build_reports(settings, ledger, since=date(2026, 10, 24), until=date(2026, 10, 26))
+    summary = render(settings, ledger, since=date(2026, 10, 24), until=date(2026, 10, 26))
     page = browser.open((Path(summary.out_dir) / "overview.html").as_uri())
     assert page.errors == [] and page.dialogs == []
     assert page.eval("window.__alerts === 0 && document.querySelectorAll('img').length === 0")
