@@ -13,10 +13,14 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from tests.browser import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"  # real Asterisk 22 output, see tests/fixtures/README.md
@@ -124,3 +128,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 def ledger_url(databases: Databases, backend: str) -> str:
     """A fresh, empty state-store URL on each back-end."""
     return databases.url(backend)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (tests/browser.py)."""
+    from tests.browser import Browser, chromium_path
+
+    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
+    b = Browser()
+    yield b
+    b.close()

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import Browser, Page, chromium_path, variance
-from tests.conftest import ROOT, require
+from tests.browser import Browser, Page, variance
+from tests.conftest import ROOT
 from tests.panel_support import CLIENT, MANAGER, LiveWorld
 
 pytestmark = pytest.mark.chromium
@@ -34,14 +34,6 @@ window.__reqs = [];
   };
 })(window.fetch);
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
-    b = Browser()
-    yield b
-    b.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ corpus of hostile names that must show literally without running anything."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -13,8 +12,7 @@ from sqlalchemy import update
 
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows, quarantine
-from tests.browser import Browser, chromium_path, variance
-from tests.conftest import require
+from tests.browser import Browser, variance
 from tests.reports_support import add_directory, build_pbx, numbers_by_calls, render
 
 pytestmark = pytest.mark.chromium
@@ -30,14 +28,6 @@ HOSTILE = [
     "{{ 7*7 }} {% raw %}",
     "A" * 10_000,
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
-    b = Browser()
-    yield b
-    b.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ legend in one case; and the stored reasons the pipeline writes all have a Russia
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -24,8 +23,7 @@ from etl.reports.charts import MAX_TICKS, nice_ticks
 from etl.reports.reasons import reason_text
 from etl.sandbox.pbx import ANCHOR, generate_history, write_sqlite
 from etl.sync import sync_source
-from tests.browser import Browser, chromium_path
-from tests.conftest import require
+from tests.browser import Browser
 from tests.reports_support import (
     ZONE,
     add_directory,
@@ -151,14 +149,6 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Path], Le
         s = settings if lang == "ru" else make_settings(tmp, url, lang="en")
         out[lang] = Path(render(s, ledger, out_dir=tmp / f"out-{lang}").out_dir)
     return out, ledger, first
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
-    b = Browser()
-    yield b
-    b.close()
 
 
 def pages(out: Path, client: str) -> list[Path]:

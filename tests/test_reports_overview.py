@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,8 +50,7 @@ from etl.reports import overview_series as S
 from etl.reports.overview_data import read_days
 from etl.sandbox.pbx import write_sqlite
 from etl.sync import sync_source
-from tests.browser import Browser, chromium_path, variance
-from tests.conftest import require
+from tests.browser import Browser, variance
 from tests.reports_support import render
 
 ZONE = "Europe/Berlin"
@@ -290,12 +288,6 @@ def _target(settings: Settings, ledger: Ledger) -> str:
 
 
 # --- the page in headless Chromium ----------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require(chromium_path() is not None, "headless Chromium (Debian package chromium)")
-    b = Browser()
-    yield b
-    b.close()
 
 
 @pytest.mark.chromium

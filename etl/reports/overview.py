@@ -31,22 +31,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from .figures import CALL_COLUMNS, US_PER_HOUR
+
 US = 1_000_000
-US_PER_HOUR = 3_600 * US
-OV_COLUMNS = (
-    "source",
-    "linkedid",
-    "start_us",
-    "wait",
-    "talk",
-    "direction",
-    "external_number",
-    "extension",
-    "outcome",
-    "event",
-    "did",
-    "queue",
-)
+# the client pages' call columns, and what only the overview reads
+OV_COLUMNS = (*CALL_COLUMNS, "event", "did", "queue")
 # per extension: inbound answered, outbound, missed (rang it), called back (callbacks it made),
 # talk seconds, calls with talk, calls with a 1C event, all its calls
 EXT_FIELDS = ("answered", "outbound", "missed", "called_back", "talk", "talked", "with_event", "calls")
