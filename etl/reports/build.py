@@ -63,14 +63,6 @@ class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityP
     def _run(self, client: str | None, full: bool) -> ReportSummary:
         started = time.perf_counter()
         with self.ledger.engine.connect() as conn:
-            self.old_hashes = dict(
-                D._fetch(
-                    conn,
-                    select(report_pages.c.page, report_pages.c.data_hash).where(
-                        report_pages.c.target == self.target
-                    ),
-                )
-            )
             marks = {
                 k: v
                 for k, v in conn.execute(
@@ -83,6 +75,7 @@ class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityP
             fp = self.opts.fingerprint(self.renderer.version + ROWS_FORMAT)
             if client is not None:
                 self.summary.mode = "client"
+                self._read_hashes(conn, None)
                 stamps = D.watermarks(conn)
                 pid = self._resolve(client, directory)
                 summaries = self._parties(conn, directory, {pid})
@@ -94,11 +87,13 @@ class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityP
                 self.summary.mode = "full"
                 if self._gc_was_enabled:
                     gc.enable()  # a full run reads every call: keep the collector
+                self._read_hashes(conn, None)
                 stamps = D.watermarks(conn)
                 summaries = self._parties(conn, directory, None)
             else:
                 self.summary.mode = "incremental"
                 dirty, stamps = self._dirty(conn, directory, json.loads(marks["stamps"]))
+                self._read_hashes(conn, {f"clients/{party_file(p)}.html" for p in dirty})
                 summaries = self._parties(conn, directory, dirty) if dirty else {}
             if client is None:
                 stored = self._store_parties(summaries)
@@ -119,6 +114,19 @@ class Builder(ClientPages, IndexPage, OverviewPage, ReconciliationPage, QualityP
                 )
         self.summary.seconds = round(time.perf_counter() - started, 3)
         return self.summary
+
+    def _read_hashes(self, conn: Connection, pages: set[str] | None) -> None:
+        """The stored data hashes of every page, or (an incremental run) of the pages outside
+        `clients/` and of these client pages: the only ones the run looks at (reading all
+        ~21,000 and building their dict was ~0.06 s of a ~1 s incremental run)."""
+        t = report_pages.c
+        stmt = select(t.page, t.data_hash).where(t.target == self.target)
+        if pages is None:
+            self.old_hashes = dict(D._fetch(conn, stmt))
+            return
+        self.old_hashes = dict(D._fetch(conn, stmt.where(t.page.not_like("clients/%"))))
+        for chunk in chunked(sorted(pages)):
+            self.old_hashes.update(D._fetch(conn, stmt.where(t.page.in_(chunk))))
 
     def _resolve(self, client: str, directory: Any) -> str:
         if client in directory.names:
