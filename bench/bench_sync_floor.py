@@ -7,7 +7,7 @@ mysqlclient, in one run:
 - the raw `SSCursor` fetch (issue 18's baseline): wall, the client's and the server's CPU per row;
 - the floor pipeline: what any sync has to do at the least, split over two processes as the
   sync is: the reader fetches, joins each row's values into one text and hashes it (blake2b,
-  as the content hash does); the writer inserts six values a row (key, hash, time, linkedid and
+  as the content hash does); the writer inserts five values a row (key, hash, time, linkedid and
   the row's text) into an SQLite table with its primary key only, 10,000 rows a transaction —
   no normalisation, no calls, no look-ups, no secondary index;
 - the full `sync_source` into a fresh ledger (`bench.bench_sync.sync_child`).

@@ -10,6 +10,7 @@ import sys
 
 BENCHES = [
     "bench.bench_sync",
+    "bench.bench_sync_floor",
     "bench.bench_onec",
     "bench.bench_recordings",
     "bench.bench_reports",
