@@ -69,16 +69,19 @@ def ensure_table(rows: int) -> str:
     return name
 
 
-def raw_fetch(db: str, driver: str = "pymysql") -> tuple[int, float]:
-    """Baseline: the same columns and order as the sync's query, streamed with SSCursor."""
+def connect(db: str, driver: str = "pymysql") -> Any:
+    """A streaming (`SSCursor`) connection of either MySQL driver to the bench database."""
     if driver == "mysqldb":
         import MySQLdb
         import MySQLdb.cursors
 
-        conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database=db, charset="utf8mb4",
-                               cursorclass=MySQLdb.cursors.SSCursor)  # fmt: skip
-    else:
-        conn = pymysql.connect(**MYSQL, database=db, cursorclass=pymysql.cursors.SSCursor, charset="utf8mb4")
+        return MySQLdb.connect(**MYSQL, database=db, charset="utf8mb4", cursorclass=MySQLdb.cursors.SSCursor)
+    return pymysql.connect(**MYSQL, database=db, cursorclass=pymysql.cursors.SSCursor, charset="utf8mb4")
+
+
+def raw_fetch(db: str, driver: str = "pymysql") -> tuple[int, float]:
+    """Baseline: the same columns and order as the sync's query, streamed with SSCursor."""
+    conn = connect(db, driver)
     started = time.perf_counter()
     n = 0
     with conn.cursor() as cur:

@@ -34,21 +34,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench.bench_sync import MYSQL, ensure_table, sync_child
+from bench.bench_sync import connect, ensure_table, sync_child
 
 CHUNK = 10_000
-
-
-def connect(db: str, driver: str) -> Any:
-    if driver == "mysqldb":
-        import MySQLdb
-        import MySQLdb.cursors
-
-        return MySQLdb.connect(**MYSQL, database=db, charset="utf8mb4", cursorclass=MySQLdb.cursors.SSCursor)
-    import pymysql
-    import pymysql.cursors
-
-    return pymysql.connect(**MYSQL, database=db, charset="utf8mb4", cursorclass=pymysql.cursors.SSCursor)
 
 
 def chunks(db: str, driver: str) -> Iterator[list[tuple[Any, ...]]]:
