@@ -126,7 +126,11 @@ async def _serve(settings: Settings) -> None:
             hub.publish(event)
         router.on_event(msg)
 
+    async def lost(_: AmiClient) -> None:
+        feed.disconnected()  # the panels say "PBX not connected" until `resync` runs
+
     client.on_connect(resync)
+    client.on_disconnect(lost)
     client.on_event(on_event)
 
     def ami_status() -> dict[str, Any]:
@@ -163,7 +167,6 @@ async def _serve(settings: Settings) -> None:
     if syncer is not None:
         await syncer.start()
     await client.start()
-    watcher = asyncio.create_task(feed.watch_ami(lambda: client.connected))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,7 +176,6 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         log.info("stopping live component")
-        watcher.cancel()
         await client.stop()
         if syncer is not None:
             await syncer.stop()
