@@ -19,6 +19,7 @@ from etl.ami.states import ExtensionStates
 from etl.api.access import Access, TokenFile
 from etl.api.app import LiveContext, create_app
 from etl.api.feed import PanelData, PanelFeed
+from etl.api.health import sync_off
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.config import Settings
@@ -154,6 +155,7 @@ async def _serve(settings: Settings) -> None:
             originate_rate=api.originate_rate,
             access=Access(api.token, TokenFile(api.tokens_file) if api.tokens_file else None),
             panel=panel,
+            sync_status=syncer.status if syncer is not None else sync_off,
         )
     )
     # On stop the app ends its event streams itself (etl/api/app.py); a request still waiting for
