@@ -19,6 +19,7 @@ from etl.ami.states import ExtensionStates
 from etl.api.access import Access, TokenFile
 from etl.api.app import LiveContext, create_app
 from etl.api.feed import PanelData, PanelFeed
+from etl.api.health import sync_off
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.config import Settings
@@ -126,7 +127,11 @@ async def _serve(settings: Settings) -> None:
             hub.publish(event)
         router.on_event(msg)
 
+    async def lost(_: AmiClient) -> None:
+        feed.disconnected()  # the panels say "PBX not connected" until `resync` runs
+
     client.on_connect(resync)
+    client.on_disconnect(lost)
     client.on_event(on_event)
 
     def ami_status() -> dict[str, Any]:
@@ -150,6 +155,7 @@ async def _serve(settings: Settings) -> None:
             originate_rate=api.originate_rate,
             access=Access(api.token, TokenFile(api.tokens_file) if api.tokens_file else None),
             panel=panel,
+            sync_status=syncer.status if syncer is not None else sync_off,
         )
     )
     # On stop the app ends its event streams itself (etl/api/app.py); a request still waiting for
@@ -163,7 +169,6 @@ async def _serve(settings: Settings) -> None:
     if syncer is not None:
         await syncer.start()
     await client.start()
-    watcher = asyncio.create_task(feed.watch_ami(lambda: client.connected))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,7 +178,6 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         log.info("stopping live component")
-        watcher.cancel()
         await client.stop()
         if syncer is not None:
             await syncer.stop()

@@ -8,6 +8,11 @@ source (`jobs.sync`: the same `job_run`, the same per-source lock as cron, the s
 `ami-cdr` or `ami-hangup`; it leaves reconcile to the timer's runs (a week of 1C reads per call
 would cost more than the sync). A run that finds the lock held (the timer is syncing) is tried
 again after `retry`; what it did not find is looked for again until `give_up`.
+
+`LiveSync.status` is what `/health` shows of it: the last run (when, trigger, outcome, records
+delivered), the calls still waited for, the last error (redacted: no secret, no URL password).
+A run that fails (an exit code other than 0 or 5, or an exception) makes the path `failing`
+until a run succeeds.
 """
 
 from __future__ import annotations
@@ -20,31 +25,37 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from etl.ami.protocol import Message
 from etl.config import Settings
-from etl.errors import ExitCode, LockHeld
+from etl.errors import Cdr1cError, ExitCode, LockHeld
 from etl.ledger.sql import chunked
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows
 from etl.live_sync import CallEnds, Debouncer, Wait
+from etl.secrets import redact
 from jobs import sync
 from jobs.common import job_run
 
 log = logging.getLogger("cdr1c.live.sync")
 TRIGGERS = {"cdr": "ami-cdr", "hangup": "ami-hangup"}
+MESSAGE_LIMIT = 500  # characters of the last error /health shows
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One run: its exit code, the waits it did not find, whether the lock was held."""
+    """One run: its exit code, the waits it did not find, whether the lock was held, the
+    records it delivered to 1C, what went wrong (the summary's `errors`)."""
 
     code: ExitCode
     missing: list[Wait]
     locked: bool = False
+    delivered: int = 0
+    error: str | None = None
 
 
 Runner = Callable[[Settings, str, list[Wait], str, threading.Event], Outcome]
@@ -64,7 +75,10 @@ def sync_once(
     except LockHeld as exc:
         log.debug("sync of %s: %s", source, exc)
         return Outcome(ExitCode.LOCKED, list(waits), locked=True)
-    return Outcome(run.code, still)
+    push = run.summary.get("push")
+    delivered = int(push.get("delivered", 0)) if isinstance(push, dict) else 0
+    errors = "; ".join(str(e) for e in run.summary.get("errors") or [])
+    return Outcome(run.code, still, delivered=delivered, error=errors or None)
 
 
 def missing(ledger: Ledger, source: str, waits: list[Wait]) -> list[Wait]:
@@ -102,6 +116,7 @@ class LiveSync:
         *,
         runner: Runner = sync_once,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.source = source
@@ -110,6 +125,8 @@ class LiveSync:
         self.debouncer = debouncer
         self._runner = runner
         self._clock = clock
+        self._wall = wall
+        self._secrets = settings.secrets() if settings is not None else []
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-sync")
         self._wake: asyncio.Event | None = None
@@ -117,7 +134,9 @@ class LiveSync:
         self.runs = 0  # runs started (locked ones excluded)
         self.ends_seen = 0
         self.given_up = 0
-        self.last: dict[str, Any] = {}
+        self.last: dict[str, Any] = {}  # the last run that started (see `status`)
+        self.last_error: dict[str, str] | None = None  # {"at", "message"}, redacted
+        self.failing = False  # the last run failed
 
     def on_event(self, msg: Message) -> None:
         end = self.ends.apply(msg)
@@ -133,14 +152,17 @@ class LiveSync:
         self.ends.reset()
 
     def status(self) -> dict[str, Any]:
+        """For `/health`: `state` idle (no run yet), ok or failing (the last run failed)."""
         return {
-            "trigger": self.trigger,
+            "mode": self.ends.mode,
+            "state": "failing" if self.failing else "ok" if self.last else "idle",
             "source": self.source,
+            "waiting": self.debouncer.pending(),
             "runs": self.runs,
             "ends_seen": self.ends_seen,
-            "pending": self.debouncer.pending(),
             "given_up": self.given_up,
-            "last": self.last,
+            "last_run": self.last or None,
+            "last_error": self.last_error,
         }
 
     async def start(self) -> None:
@@ -176,11 +198,15 @@ class LiveSync:
             except Exception as exc:  # a bug or an unreachable ledger: the timer still catches up
                 log.error("event-driven sync of %s failed: %s", self.source, exc)
                 self.given_up += len(self.debouncer.missing(self._clock(), waits))  # retried, then given up
+                code = exc.exit_code if isinstance(exc, Cdr1cError) else ExitCode.FAILED
+                message = str(exc) if isinstance(exc, Cdr1cError) else f"{type(exc).__name__}: {exc}"
+                self._finished(Outcome(code, waits, error=message), started, len(waits))
                 continue
             if outcome.locked:
                 self.debouncer.postpone(self._clock())
                 continue
             self.runs += 1
+            self._finished(outcome, started, len(waits))
             gave_up = self.debouncer.missing(self._clock(), outcome.missing)
             self.given_up += len(gave_up)
             if gave_up:
@@ -188,9 +214,21 @@ class LiveSync:
                     "%d finished calls not in source %s after %.0f s: left to the timer's sync",
                     len(gave_up), self.source, self.debouncer.give_up,
                 )  # fmt: skip
-            self.last = {
-                "exit_code": int(outcome.code),
-                "seconds": round(self._clock() - started, 3),
-                "waited": len(waits),
-                "not_found_yet": len(outcome.missing),
-            }
+
+    def _finished(self, outcome: Outcome, started: float, waited: int) -> None:
+        """Remember a run that took place, for `status`."""
+        at = datetime.fromtimestamp(self._wall(), UTC).isoformat(timespec="seconds")
+        self.failing = outcome.code not in (ExitCode.OK, ExitCode.NEEDS_ATTENTION)
+        self.last = {
+            "at": at,
+            "trigger": self.trigger,
+            "outcome": "failed" if self.failing else "ok" if outcome.code == ExitCode.OK else "attention",
+            "exit_code": int(outcome.code),
+            "delivered": outcome.delivered,
+            "seconds": round(self._clock() - started, 3),
+            "waited": waited,
+            "not_found_yet": len(outcome.missing),
+        }
+        if self.failing:
+            message = outcome.error or f"exit code {int(outcome.code)}"
+            self.last_error = {"at": at, "message": redact(message, self._secrets)[:MESSAGE_LIMIT]}

@@ -277,6 +277,34 @@ def test_server_restart_during_originate_reports_failure_and_never_repeats_it() 
     scenario(t)
 
 
+def test_on_disconnect_runs_once_per_lost_session_not_per_failed_attempt_nor_on_stop() -> None:
+    async def t(double: AmiDouble, client: AmiClient) -> None:
+        lost: list[tuple[int, bool]] = []  # (logins so far, connected) as each call saw them
+
+        async def buggy(c: AmiClient) -> None:
+            raise RuntimeError("a hook's bug")
+
+        async def hook(c: AmiClient) -> None:
+            lost.append((c.connects, c.connected))
+
+        client.on_disconnect(buggy)  # logged; the next hook and the reconnecting go on
+        client.on_disconnect(hook)
+        double.users, double.auth_fail_delay = {}, 0.0  # back, but refusing every login
+        logins = len(double.actions_named("Login"))
+        await double.restart()
+        await until(lambda: len(double.actions_named("Login")) >= logins + 3)  # three failed attempts
+        assert lost == [(1, False)]
+        double.users = {"cdr1c": SECRET}
+        await until(lambda: client.connects == 2 and client.connected)
+        await double.restart()
+        await until(lambda: client.connects == 3 and client.connected)
+        assert lost == [(1, False), (2, False)]
+        await client.stop()
+        assert lost == [(1, False), (2, False)]
+
+    scenario(t)
+
+
 def test_utf8_character_split_across_two_writes() -> None:
     async def t(double: AmiDouble, client: AmiClient) -> None:
         seen: list[Message] = []

@@ -9,12 +9,14 @@ says 8 Ringing, and a `DeviceStateChange` of `Local/101@phones` says INUSE in th
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
-from etl.sandbox.ami import TOKEN, LiveStack, run
+from etl.sandbox.ami import TOKEN, WAIT, LiveStack, run
 from tests.live_replay import Replay, Scenario, where
 from tests.test_api import until
 
@@ -100,3 +102,40 @@ def test_while_ami_is_down_the_last_known_states_are_served_with_connected_false
         assert down["extensions"] == before["extensions"]  # the last known states, as they were
 
     replayed("inbound_ringing_answered", t)
+
+
+async def next_event(stream: aiohttp.ClientResponse, kind: str) -> dict[str, Any]:
+    """The data of the next server-sent event of type `kind` (others and keep-alives skipped)."""
+    name = None
+    async for raw in stream.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: ") and name == kind:
+            return json.loads(line.removeprefix("data: "))  # type: ignore[no-any-return]
+    raise AssertionError(f"the event stream ended before an {kind!r} event")
+
+
+def test_the_event_stream_says_pbx_down_once_when_ami_drops_and_connected_once_it_is_back() -> None:
+    """The client's disconnect hook tells the panels at once; failed reconnect attempts add
+    nothing; the login that succeeds brings `connected: true` (the resync)."""
+
+    async def main() -> None:
+        async with (
+            LiveStack() as stack,
+            aiohttp.ClientSession(stack.url) as http,
+            http.get("/v1/events", headers=AUTH) as stream,
+        ):
+            assert await stream.content.readline() == b": connected\n"
+            double = stack.double
+            double.users, double.auth_fail_delay = {}, 0.0  # back, but refusing every login
+            logins = len(double.actions_named("Login"))
+            await double.restart()
+            down = await asyncio.wait_for(next_event(stream, "ami"), WAIT)
+            assert down["connected"] is False and stack.feed.ami_up is False
+            await until(lambda: len(double.actions_named("Login")) >= logins + 3)
+            double.users = {"cdr1c": "s3cret-ami-secret"}
+            back = await asyncio.wait_for(next_event(stream, "ami"), WAIT)
+            assert back["connected"] is True and stack.client.connects == 2
+
+    run(main())

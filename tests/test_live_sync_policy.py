@@ -159,3 +159,50 @@ def test_the_runner_retries_a_locked_run_and_gives_up_on_a_failing_one() -> None
         await bad.stop()
 
     run(scenario())
+
+
+def test_status_says_failing_with_the_error_redacted_until_a_run_succeeds() -> None:
+    """What `/health` shows of the worker: a run that raised (its message carrying a URL with a
+    password and a configured secret) → failing, both masked; the next run's success → ok, the
+    last error kept with its time; a run with exit 5 is not a failure."""
+    from types import SimpleNamespace
+
+    from etl.errors import ExitCode
+    from etl.sandbox.ami import until
+    from etl.sandbox.ami.wire import run
+    from jobs.live_sync import LiveSync, Outcome
+
+    codes = [None, ExitCode.OK, ExitCode.NEEDS_ATTENTION]
+
+    def runner(settings, source, waits, trigger, stop):  # type: ignore[no-untyped-def]
+        code = codes.pop(0)
+        if code is None:
+            raise RuntimeError("cannot open mysql+pymysql://cdr:pw-Secret-1@db/cdr (key s3cret-ami-secret)")
+        return Outcome(code, [], delivered=2)
+
+    async def scenario() -> None:
+        settings = SimpleNamespace(secrets=lambda: ["s3cret-ami-secret"])
+        live = LiveSync(
+            settings, "default", "hangup", Debouncer(0.0, 0.0, 0.01, 60.0), runner=runner, wall=lambda: 0.0
+        )  # type: ignore[arg-type]
+        assert live.status()["state"] == "idle" and live.status()["last_run"] is None
+        await live.start()
+        live.on_event(Message([("Event", "Hangup"), ("Uniqueid", "1.1"), ("Linkedid", "1.1")]))
+        await until(lambda: live.status()["state"] == "failing")
+        failed = live.status()
+        assert failed["mode"] == "hangup" and failed["waiting"] == 1  # retried
+        assert failed["last_run"]["outcome"] == "failed" and failed["last_run"]["exit_code"] == 1
+        error = {"at": "1970-01-01T00:00:00+00:00", "message": "RuntimeError: cannot open "
+                 "mysql+pymysql://cdr:***@db/cdr (key ***)"}  # fmt: skip
+        assert failed["last_error"] == error
+        await until(lambda: live.status()["state"] == "ok")
+        ok = live.status()
+        assert ok["waiting"] == 0 and ok["last_error"] == error
+        assert ok["last_run"]["outcome"] == "ok" and ok["last_run"]["delivered"] == 2
+        assert ok["last_run"]["trigger"] == "ami-hangup"
+        live.on_event(Message([("Event", "Hangup"), ("Uniqueid", "1.2"), ("Linkedid", "1.2")]))
+        await until(lambda: live.status()["last_run"]["outcome"] == "attention")
+        assert live.status()["state"] == "ok"
+        await live.stop()
+
+    run(scenario())

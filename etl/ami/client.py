@@ -2,7 +2,9 @@
 
 - One task owns the connection: connect, read the banner, log in (MD5 challenge or plain),
   run the `on_connect` hooks (state resync: events are not replayed after a reconnect,
-  docs/reference/asterisk.md §4.1), then read until the connection ends; then back off with jitter and retry.
+  docs/reference/asterisk.md §4.1), then read until the connection ends; then run the
+  `on_disconnect` hooks (once per lost session, not per failed attempt after it), back off
+  with jitter and retry.
 - Every action gets a unique ActionID; its response, its event list (`EventList: start` …
   `Complete`) and, for Originate, its `OriginateResponse` are matched by that id, never by order
   (`answers.Answers`).
@@ -81,6 +83,7 @@ class AmiClient:
         self._prefix = f"{name}-{random.getrandbits(32):08x}"
         self._handlers: list[EventHandler] = []
         self._hooks: list[ConnectHook] = []
+        self._lost_hooks: list[ConnectHook] = []
         self._answers = Answers()
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
@@ -103,6 +106,11 @@ class AmiClient:
     def on_connect(self, hook: ConnectHook) -> None:
         """Await `hook(client)` after every login, before `wait_connected` returns."""
         self._hooks.append(hook)
+
+    def on_disconnect(self, hook: ConnectHook) -> None:
+        """Await `hook(client)` once each time a logged-in session is lost, before the first
+        reconnect attempt; not for attempts that fail before login, not on `stop()`."""
+        self._lost_hooks.append(hook)
 
     async def start(self) -> None:
         """Start the connection task (returns at once; see `wait_connected`)."""
@@ -237,9 +245,18 @@ class AmiClient:
                     log.warning("AMI connection to %s:%s lost", self.host, self.port)
             if self._stopping:
                 break
+            if was:
+                await self._lost()
             delay = next(delays)
             log.info("AMI reconnect in %.1f s", delay)
             await asyncio.sleep(delay)
+
+    async def _lost(self) -> None:
+        for hook in self._lost_hooks:
+            try:
+                await hook(self)
+            except Exception:  # a hook's bug must not stop the reconnecting
+                log.exception("AMI on_disconnect hook failed")
 
     async def _session(self) -> None:
         reader, writer = await asyncio.wait_for(

@@ -31,6 +31,7 @@ from etl.ami.states import ExtensionStates
 from etl.api.access import Access, AccessDenied
 from etl.api.feed import PanelData
 from etl.api.guard import PRINCIPAL, Unauthenticated, authenticate, principal
+from etl.api.health import health, sync_off
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
 from etl.api.openapi import openapi_document
@@ -81,6 +82,7 @@ class LiveContext:
     sse_keepalive: float = 15.0
     access: Access | None = None  # None: only the administrator's `token`
     panel: PanelData | None = None  # the cards and queue waiters (None: the panel shows events only)
+    sync_status: Callable[[], dict[str, Any]] = sync_off  # the event-driven sync's (jobs/live_sync.py)
 
     def __post_init__(self) -> None:
         if self.access is None:
@@ -355,8 +357,8 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def get_health(request: web.Request) -> web.Response:
-    ami = request.app[CTX].ami_status()
-    return _ok({"status": "ok" if ami.get("connected") else "degraded", "ami": ami})
+    ctx = request.app[CTX]
+    return _ok(health(ctx.ami_status(), ctx.sync_status()))
 
 
 async def get_openapi(request: web.Request) -> web.Response:

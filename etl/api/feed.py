@@ -3,15 +3,14 @@ and the data behind the cards and the queue list.
 
 The live component calls `PanelFeed.line(msg)` after the state table took an event and
 `PanelFeed.queue(msg)` for every other event; both publish a broadcast event (etl/api/hub.py)
-when something a panel shows changed; `watch_ami` publishes `ami` when the connection drops or
-returns.
+when something a panel shows changed. The AMI client's hooks call `disconnected` (on_disconnect)
+and `resynced` (on_connect), which publish `ami`, so a panel shows "PBX not connected" as soon as
+the connection is found lost, and no longer once it is back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,16 +61,10 @@ class PanelFeed:
         if self.data.queues.apply(msg):
             self.hub.publish({"type": "queue", "waiting": len(self.data.queues.all()), "ts": time.time()})
 
-    async def watch_ami(self, connected: Callable[[], bool], every: float = 0.2) -> None:
-        """Publish `ami` when the connection is found down (checked every `every` seconds: the
-        client has no disconnect hook) or back (`resynced`, at once), so a panel shows "PBX not
-        connected" within a fraction of a second."""
-        while True:
-            await asyncio.sleep(every)
-            now = connected()
-            if now != self.ami_up:
-                self.ami_up = now
-                self.hub.publish({"type": "ami", "connected": now, "ts": time.time()})
+    def disconnected(self) -> None:
+        """The AMI session was lost (the client's `on_disconnect`, once per lost session)."""
+        self.ami_up = False
+        self.hub.publish({"type": "ami", "connected": False, "ts": time.time()})
 
     def resynced(self) -> None:
         """After a (re)connect: queue leaves may have been missed; the lines were replaced."""

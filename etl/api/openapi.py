@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from etl.api.health import HEALTH_SCHEMA
 from etl.api.openapi_panel import ACCESS, panel_paths
 
 _ERR = {"$ref": "#/components/schemas/Error"}
@@ -299,21 +300,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/health": {
                 "get": {
-                    "summary": "Liveness and AMI connection state (no token needed)",
+                    "summary": "Liveness, the AMI connection and the event-driven sync (no token needed)",
                     "operationId": "health",
                     "security": [],
-                    "responses": {
-                        "200": _resp(
-                            "ok or degraded",
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "status": {"enum": ["ok", "degraded"]},
-                                    "ami": {"type": "object"},
-                                },
-                            },
-                        )
-                    },
+                    "responses": {"200": _resp("ok or degraded, with the reasons", HEALTH_SCHEMA)},
                 }
             },
             **panel_paths(_EXT, _CALL_ID_PARAM),

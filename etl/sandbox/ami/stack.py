@@ -107,7 +107,11 @@ class LiveStack:
                 self.hub.publish(ev)
             self.router.on_event(msg)  # type: ignore[arg-type]
 
+        async def lost(_: AmiClient) -> None:
+            self.feed.disconnected()
+
         self.client.on_connect(resync)
+        self.client.on_disconnect(lost)
         self.client.on_event(on_event)
         await self.client.start()
         await self.client.wait_connected(WAIT)
