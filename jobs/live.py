@@ -22,8 +22,9 @@ from etl.api.feed import PanelData, PanelFeed
 from etl.api.health import sync_off
 from etl.api.hub import EventHub
 from etl.api.jobs import BackfillJobs
+from etl.api.wiring import wire
 from etl.config import Settings
-from etl.errors import AmiError, ConfigError, ExitCode
+from etl.errors import ConfigError, ExitCode
 from etl.ledger.store import Ledger
 from etl.phones import PhoneNormaliser
 
@@ -101,38 +102,7 @@ async def _serve(settings: Settings) -> None:
 
     syncer = _live_sync(settings)  # None unless [ami] sync_on names a path
 
-    async def resync(c: AmiClient) -> None:
-        # Events are not replayed after a reconnect (docs/reference/asterisk.md §4.1):
-        # ask for the whole table, and forget calls whose hangups may have been missed.
-        pop.calls.reset()
-        feed.resynced()
-        if syncer is not None:
-            syncer.on_reconnect()
-        try:
-            _, items = await c.send_list("ExtensionStateList")
-            states.replace_all(items)
-            log.info("line status resynchronised: %d extensions", len(items))
-        except AmiError as exc:
-            log.warning("ExtensionStateList failed: %s", exc)
-
-    def on_event(msg: Any) -> None:
-        if syncer is not None:
-            syncer.on_event(msg)
-        if states.apply(msg):
-            feed.line(msg)  # the panels' line keys
-            return
-        feed.queue(msg)
-        event = pop.translate(msg)
-        if event is not None:
-            hub.publish(event)
-        router.on_event(msg)
-
-    async def lost(_: AmiClient) -> None:
-        feed.disconnected()  # the panels say "PBX not connected" until `resync` runs
-
-    client.on_connect(resync)
-    client.on_disconnect(lost)
-    client.on_event(on_event)
+    wire(client, states=states, feed=feed, pop=pop, router=router, syncer=syncer)
 
     def ami_status() -> dict[str, Any]:
         return {

@@ -64,6 +64,7 @@ class LiveStack:
         from etl.api.feed import PanelData, PanelFeed
         from etl.api.hub import EventHub
         from etl.api.jobs import BackfillJobs
+        from etl.api.wiring import wire
         from etl.phones import PhoneNormaliser
 
         await self.double.start()
@@ -91,28 +92,7 @@ class LiveStack:
             dry_run=s.routing_dry_run,
         )
 
-        async def resync(c: AmiClient) -> None:
-            self.pop.calls.reset()
-            self.feed.resynced()
-            _, items = await c.send_list("ExtensionStateList")
-            self.states.replace_all(items)
-
-        def on_event(msg: object) -> None:
-            if self.states.apply(msg):  # type: ignore[arg-type]
-                self.feed.line(msg)  # type: ignore[arg-type]
-                return
-            self.feed.queue(msg)  # type: ignore[arg-type]
-            ev = self.pop.translate(msg)  # type: ignore[arg-type]
-            if ev is not None:
-                self.hub.publish(ev)
-            self.router.on_event(msg)  # type: ignore[arg-type]
-
-        async def lost(_: AmiClient) -> None:
-            self.feed.disconnected()
-
-        self.client.on_connect(resync)
-        self.client.on_disconnect(lost)
-        self.client.on_event(on_event)
+        wire(self.client, states=self.states, feed=self.feed, pop=self.pop, router=self.router)
         await self.client.start()
         await self.client.wait_connected(WAIT)
         self.jobs = BackfillJobs(self.backfill) if self.backfill else None  # type: ignore[arg-type]
