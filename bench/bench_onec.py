@@ -1,7 +1,8 @@
 """1C push benchmarks (on demand: `.venv/bin/python -m bench.bench_onec`).
 
-The stand-in runs in its own process (`python -m etl.sandbox.standin`) so this process's CPU time
-is the client's alone (HTTP client, record building, ledger bookkeeping in SQLite).
+The stand-in runs in its own process (`python -m etl.sandbox.standin --state FILE`, its base on
+disk, each write fsynced before the answer as in 1C) so this process's CPU time is the client's
+alone (HTTP client, record building, ledger bookkeeping in SQLite).
 
 1. OData push throughput with `--latency` seconds per request, as a ratio to the bound
    `concurrency / latency` (every connection busy all the time). Target ≥ 0.9.
@@ -32,10 +33,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_standin(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_standin(latency: float, state: Path) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
+    args = ["--port", str(port), "--latency", str(latency), "--state", str(state)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etl.sandbox.standin", "--port", str(port), "--latency", str(latency)],
+        [sys.executable, "-m", "etl.sandbox.standin", *args],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -45,7 +47,7 @@ def start_standin(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 def run_push(mode: str, n: int, latency: float, concurrency: int, batch: int, tmp: Path) -> dict[str, Any]:
-    proc, url = start_standin(latency)
+    proc, url = start_standin(latency, tmp / f"{mode}-onec.jsonl")
     try:
         ledger_url = f"sqlite:///{tmp / f'{mode}.sqlite'}"
         settings = onec_settings(

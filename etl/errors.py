@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     NEEDS_ATTENTION = 5  # finished, but rows quarantined, records dead-lettered, or 1C lacks a mapped object
     LOCKED = 6  # another run of the same job holds the lock; nothing was done
     MISMATCH = 7  # `verify` found counts that disagree
+    NO_LEDGER = 8  # a command that only reads the ledger found none at `[state] url`; nothing created
 
 
 class Cdr1cError(Exception):
@@ -58,6 +59,21 @@ class StoreUnreachable(Cdr1cError):
 
     def __init__(self, masked_url: str, reason: str) -> None:
         super().__init__(f"the state store at {masked_url} is unreachable: {reason}")
+
+
+class LedgerMissing(Cdr1cError):
+    """No ledger at `[state] url` (no SQLite file there, or a database without the ledger's
+    tables), met by a command that only reads it: it creates nothing. A wrong path in the
+    config, or no `cdr1c sync` yet."""
+
+    exit_code = ExitCode.NO_LEDGER
+
+    def __init__(self, masked_url: str) -> None:
+        self.masked_url = masked_url
+        super().__init__(
+            f"no ledger exists at {masked_url} yet: `cdr1c sync` creates it "
+            "(or check [state] url, if one should be there)"
+        )
 
 
 class OnecUnreachable(Cdr1cError):

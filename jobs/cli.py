@@ -117,11 +117,12 @@ def demo(
 def standin(ctx: Ctx, out_dir: Path) -> None:
     """Serve the demo's 1C stand-in until Ctrl-C, so the demo's config works for every command.
 
-    Serves the clients, events and register records the demo left in DIR/onec-standin.json at
+    Serves the clients, events and register records the demo left in DIR/onec-standin.jsonl at
     the [onec] url of DIR/cdr1c.toml (http://127.0.0.1:8081/crm unless `cdr1c demo --port`
-    chose another), with the demo's credentials. On Ctrl-C or SIGTERM it saves what it holds
-    (what `sync` pushed meanwhile) back to that file and exits 0. While it serves, a new
-    `cdr1c demo` in DIR exits 6.
+    chose another), with the demo's credentials. Like 1C, it writes each record it accepts
+    (what `sync` pushes) to that file before it answers, so even a `kill -9` loses nothing
+    answered. Ctrl-C or SIGTERM stops it (exit 0). While it serves, a new `cdr1c demo` in DIR
+    exits 6.
     """
     import jobs.demo as job
 

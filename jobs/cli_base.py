@@ -37,6 +37,8 @@ Exit codes:
      an entity set or field a stage reads (the run summary names it)
   6  another run of the same job holds the lock; nothing was done
   7  verify found counts that disagree
+  8  status, prune --dry-run: no ledger at [state] url yet (nothing
+     created; `cdr1c sync` creates it)
 """
 
 F = TypeVar("F", bound=Callable[..., Any])

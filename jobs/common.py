@@ -135,7 +135,7 @@ def recorded_run(ledger: Ledger, job: str, *, record: bool = True) -> Iterator[R
 
 @contextmanager
 def job_run(
-    job: str, settings: Settings, *, sources: Sequence[str] = (), record: bool = True
+    job: str, settings: Settings, *, sources: Sequence[str] = (), record: bool = True, existing: bool = False
 ) -> Iterator[RunRecord]:
     """The one way to run a job: take its locks, open the ledger, record the run; on every way
     out (success, a Cdr1cError, a bug, SIGTERM) record the outcome and close the ledger.
@@ -143,7 +143,8 @@ def job_run(
     Locks come first and all at once: one per source when `sources` are given (sync, backfill),
     else one for the job. A held lock raises LockHeld before the ledger is opened, so a refused
     run does nothing and records nothing (docs/architecture.md, "Running a job").
-    `record=False` (a dry run) opens the ledger but writes no run."""
+    `record=False` (a dry run) opens the ledger but writes no run; `existing=True` (a command
+    that only reads it) creates no ledger: LedgerMissing (exit 8) when none is there."""
     from etl.ledger.store import Ledger
 
     with ExitStack() as stack:
@@ -151,7 +152,7 @@ def job_run(
         locks: list[str | None] = [*sources] or [None]
         for source in locks:
             stack.enter_context(job_lock(settings.lock_dir, job, source))
-        ledger = Ledger.open(settings.state.url)
+        ledger = (Ledger.open_existing if existing else Ledger.open)(settings.state.url)
         stack.callback(ledger.close)
         yield stack.enter_context(recorded_run(ledger, job, record=record))
 
@@ -200,7 +201,7 @@ def write_metrics_file(settings: Settings, path: Any) -> None:
     from etl.status import collect_status
 
     try:
-        ledger = Ledger.open(settings.state.url)
+        ledger = Ledger.open_existing(settings.state.url)  # a metrics file creates no ledger
         try:
             state = collect_status(settings, ledger)
         finally:

@@ -2,13 +2,14 @@
 
 Everything lands in one folder: the PBX (`pbx/asteriskcdrdb.sqlite` with FreePBX's `cdr`
 table, `pbx/monitor/YYYY/MM/DD/*.wav`), a `cdr1c.toml` pointing at them, the ledger, the
-reports and the data of the demo's 1C stand-in (`onec-standin.json`). Running it again starts
+reports and the data of the demo's 1C stand-in (`onec-standin.jsonl`). Running it again starts
 from scratch, so the output is the same for the same seed.
 
 The demo runs its 1C stand-in on a free port; `cdr1c standin --dir DIR` (or `cdr1c demo --serve`)
 serves the same data afterwards on the port the demo's config names, so every command works
-with that config. The stand-in saves its data when it stops, and holds the `standin` lock of
-the folder while it serves, so a new demo there waits for it to stop.
+with that config. The stand-in keeps its data in that file as 1C keeps its infobase (each
+accepted write on disk before its answer, etl/sandbox/standin/journal.py), and holds the
+`standin` lock of the folder while it serves, so a new demo there waits for it to stop.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from jobs.common import graceful_stop, worst
 
 DEMO_ZONE = "Europe/Moscow"
 DEMO_PORT = 8081  # where `cdr1c standin` serves the demo's 1C (`cdr1c demo --port`)
-STANDIN_DATA = "onec-standin.json"
+STANDIN_DATA = "onec-standin.jsonl"
 DEMO_USER, DEMO_PASSWORD = "Администратор", "demo-пароль"
 
 
@@ -156,7 +157,7 @@ def run(
 
 
 def _build(out_dir: Path, calls: int, seed: int, port: int) -> tuple[ExitCode, list[dict[str, Any]], Path]:
-    for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
+    for stale in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", STANDIN_DATA):
         (out_dir / stale).unlink(missing_ok=True)
     rows = list(generate_history(calls, seed, timezone=DEMO_ZONE))
     written, files = build_pbx(out_dir, rows)
@@ -164,13 +165,13 @@ def _build(out_dir: Path, calls: int, seed: int, port: int) -> tuple[ExitCode, l
     config = write_config(out_dir, onec_section(out_dir, port))
     settings = load_settings(config)
     with StandIn(user=DEMO_USER, password=DEMO_PASSWORD) as stand:
+        stand.keep(out_dir / STANDIN_DATA)
         crm = seed_crm(stand, rows, seed)
         click.echo(
             f"1C stand-in: {crm['clients']} clients, {crm['events']} events, {crm['employees']} employees"
         )
         code = sync_job.run(_at(settings, stand.url))
         held = len(stand.records())
-        stand.save(out_dir / STANDIN_DATA)
     report_code = report_job.run(settings)
     click.echo("")
     status_job.run(settings)
@@ -183,7 +184,7 @@ def _build(out_dir: Path, calls: int, seed: int, port: int) -> tuple[ExitCode, l
 
 def serve_standin(out_dir: Path) -> ExitCode:
     """`cdr1c standin`: serve the demo's 1C from its saved data at the url of the demo's config,
-    until Ctrl-C or SIGTERM; then save what it holds (what `sync` pushed meanwhile)."""
+    until Ctrl-C or SIGTERM; what `sync` pushes meanwhile is on disk before 1C answers it."""
     out_dir = out_dir.resolve()
     data = out_dir / STANDIN_DATA
     if not data.is_file():
@@ -205,11 +206,10 @@ def serve_standin(out_dir: Path) -> ExitCode:
                 "stop it, or build the demo for another one (`cdr1c demo --port N`)",
                 "onec.url",
             ) from None
-        stand.load(data)
-        with graceful_stop(doing="saving the stand-in's data, then stopping") as stop, stand:
-            click.echo(f"1C stand-in of {out_dir} at {stand.url}: Ctrl-C stops it and saves its data")
+        stand.keep(data)
+        with graceful_stop(doing="stopping the stand-in (its data are on disk)") as stop, stand:
+            click.echo(f"1C stand-in of {out_dir} at {stand.url}: Ctrl-C stops it")
             while not stop.wait(1.0):
                 pass
-        stand.save(data)
     click.echo(f"1C stand-in stopped; its data are in {data}")
     return ExitCode.OK

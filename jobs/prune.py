@@ -15,7 +15,7 @@ log = logging.getLogger("cdr1c.prune")
 
 
 def run(settings: Settings, *, dry_run: bool = False) -> ExitCode:
-    with job_run("prune", settings, record=not dry_run) as run:
+    with job_run("prune", settings, record=not dry_run, existing=dry_run) as run:
         result = prune(
             run.ledger, keep_runs=settings.keep_runs, keep_delivered=settings.keep_delivered, dry_run=dry_run
         )

@@ -8,14 +8,23 @@ import json
 import click
 
 from etl.config import Settings
-from etl.errors import ExitCode
+from etl.errors import ExitCode, LedgerMissing
 from etl.ledger.store import Ledger
 from etl.status import collect_status
 from jobs.common import human_seconds
 
 
 def run(settings: Settings, *, as_json: bool = False) -> ExitCode:
-    ledger = Ledger.open(settings.state.url)
+    """Exit 8 (LedgerMissing) with nothing created when no ledger is at `[state] url`; with
+    `--json` the same as `{"ledger": {"exists": false, ...}}` on stdout."""
+    try:
+        ledger = Ledger.open_existing(settings.state.url)
+    except LedgerMissing as exc:
+        if not as_json:
+            raise
+        missing = {"exists": False, "url": exc.masked_url, "error": str(exc), "create_with": "cdr1c sync"}
+        click.echo(json.dumps({"ledger": missing}, ensure_ascii=False, indent=2))
+        return ExitCode.NO_LEDGER
     try:
         state = collect_status(settings, ledger)
     finally:

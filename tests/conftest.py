@@ -139,3 +139,19 @@ def browser() -> Iterator[Browser]:
     b = Browser()
     yield b
     b.close()
+
+
+# What may appear in the repository's root during a run: the tools' caches and the virtualenv.
+ROOT_LEFT_ALONE = {".venv", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", "__pycache__"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_root_stays_clean() -> Iterator[None]:
+    """Fail the run if a test left a new file in the repository's root (a ledger at the default
+    `[state] url` opened with the repository as the working folder, say): tests write to tmp dirs."""
+    before = set(os.listdir(ROOT))
+    yield
+    new = sorted(set(os.listdir(ROOT)) - before - ROOT_LEFT_ALONE)
+    new = [n for n in new if not n.endswith(".egg-info")]
+    if new:
+        pytest.fail(f"the tests left {', '.join(new)} in the repository's root {ROOT}", pytrace=False)

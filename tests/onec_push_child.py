@@ -1,4 +1,5 @@
-"""A push in its own process, for the kill -9 test: `python tests/onec_push_child.py URL LEDGER`."""
+"""A push in its own process, for the kill -9 tests:
+`python tests/onec_push_child.py URL LEDGER [MODE [BATCH_SIZE]]` (odata, 500 by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tests.onec_helpers import onec_settings
 
 if __name__ == "__main__":
     url, ledger_url = sys.argv[1], sys.argv[2]
-    settings = onec_settings(url, ledger_url, concurrency=4)
+    mode = sys.argv[3] if len(sys.argv) > 3 else "odata"
+    batch_size = int(sys.argv[4]) if len(sys.argv) > 4 else 500
+    settings = onec_settings(url, ledger_url, concurrency=4, mode=mode, batch_size=batch_size)
     ledger = Ledger.open(ledger_url)
     print(push(settings.onec, ledger), flush=True)

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -454,7 +455,7 @@ def test_ami_down_gives_503_and_degraded_health() -> None:
 
 
 def test_live_job_serves_on_the_configured_loopback_address(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     from etl.sandbox.ami import AmiDouble
 
@@ -470,6 +471,7 @@ def test_live_job_serves_on_the_configured_loopback_address(
         settings = parse_settings(
             {
                 "source": {"url": "sqlite:///x.sqlite"},
+                "state": {"url": f"sqlite:///{tmp_path / 'ledger.sqlite'}"},  # not the default, in cwd
                 "ami": {"port": double.port, "user": "cdr1c", "secret": "s3cret-ami-secret"},
                 "api": {"token": TOKEN, "listen": f"127.0.0.1:{port}"},
             }

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from etl.ledger.store import Ledger
 from etl.locks import job_lock
 from jobs.cli import MONTHS, cli, parse_day
 from tests.capture import load_cdr
@@ -120,7 +121,8 @@ def test_every_verb_takes_config_after_its_name(verb: str, tmp_path: Path) -> No
 
 
 def test_log_format_and_metrics_file_after_the_verb(tmp_path: Path) -> None:
-    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'none.sqlite'}")
+    cfg = config(tmp_path, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}").close()  # status reads, never creates, one
     bad = CliRunner().invoke(cli, ["status", "--config", str(tmp_path / "nope.toml"), "--log-format", "json"])
     assert bad.exit_code == 2
     assert json.loads(bad.output.strip().splitlines()[-1])["exit_code"] == 2  # a JSON log line

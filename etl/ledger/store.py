@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy import Engine, Table, create_engine, event, func, inspect, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.errors import SourceUnreachable, StoreUnreachable
+from etl.errors import LedgerMissing, SourceUnreachable, StoreUnreachable
 from etl.ledger.sql import upsert
 from etl.ledger.tables import cursors, metadata, runs
 from etl.secrets import mask_url
@@ -106,6 +106,27 @@ class Ledger:
             if isinstance(exc, SQLAlchemyError):
                 raise StoreUnreachable(mask_url(url), _short(exc)) from None
             raise
+
+    @classmethod
+    def open_existing(cls, url: str) -> Ledger:
+        """The ledger at `url` for a command that only reads it; LedgerMissing, with nothing
+        created (no file, no folder, no table), when none is there. An existing ledger still
+        gets the tables and indexes a later version added, as `open` gives them."""
+        path = sqlite_file(url)
+        if path is not None and not path.is_file():
+            raise LedgerMissing(mask_url(url))
+        ledger = cls.open(url, create=False)
+        try:
+            if not inspect(ledger.engine).has_table(runs.name):
+                raise LedgerMissing(mask_url(url))
+            ledger.create_schema()
+        except SQLAlchemyError as exc:
+            ledger.close()
+            raise StoreUnreachable(mask_url(url), _short(exc)) from None
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
 
     @staticmethod
     def probe(url: str) -> str:

@@ -26,8 +26,10 @@ Run it standalone so an administrator can point cdr1c at it before touching a re
     python -m etl.sandbox.standin --port 8081 --user Администратор --password secret
 
 then in cdr1c.toml `[onec] url = "http://127.0.0.1:8081/crm"`, and run `cdr1c check` / `cdr1c sync`.
-`save` / `load` keep its entity sets in a JSON file between runs (`cdr1c standin` serves the
-demo's 1C that way, jobs/demo.py).
+`keep` (`--state FILE`) keeps its entity sets in a file as 1C keeps its infobase: each accepted
+write is on disk before its answer, so a `kill -9` loses nothing answered, and a restart on the
+same file serves the same data (journal.py; `cdr1c standin` serves the demo's 1C that way,
+jobs/demo.py).
 """
 
 from .model import EntitySet, Faults, OnecError, Stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 
 from etl.sandbox import standin
 from etl.sandbox.crm import add_crm_sets
@@ -25,6 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
     ap.add_argument("--first-stall", type=float, default=0.0, help="seconds the first request waits")
     ap.add_argument("--events", action="store_true", help="serve Document_Событие and contacts sets")
+    ap.add_argument(
+        "--state",
+        type=Path,
+        help="keep the base in this file: served from it at start, every accepted write on disk "
+        "before its answer (default: in memory only)",
+    )
     args = ap.parse_args(argv)
     faults = Faults(args.latency, args.error_rate, args.drop_rate, args.first_stall)
     stand = StandIn(
@@ -38,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.events:
         add_crm_sets(stand)
+    if args.state is not None:
+        stand.keep(args.state)
     print(f"1C stand-in at {stand.url} (user {args.user!r}); Ctrl-C stops it", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         stand._server.serve_forever()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 import re
 import threading
@@ -16,6 +15,7 @@ from xml.sax.saxutils import escape
 from etl.config import DEFAULT_ONEC_FIELDS, DEFAULT_ONEC_KEY
 from etl.onec.records import NUMERIC_TYPES, register_structure
 
+from .journal import Journal, read_entries, write_snapshot
 from .model import DATE_RE, GUID_RE, EntitySet, Faults, OnecError, Stats, empty_value, parse_key
 
 
@@ -43,6 +43,7 @@ class Publication:
         self.lock = threading.RLock()
         self._rng = random.Random(self.faults.seed)
         self._first = True
+        self._journal: Journal | None = None
         structure = register_structure(fields or DEFAULT_ONEC_FIELDS, key)
         self.add_entity_set(register, {f.name: (f.edm_type, f.length) for f in structure}, tuple(key))
 
@@ -54,7 +55,9 @@ class Publication:
         key: Sequence[str] = ("Ref_Key",),
     ) -> EntitySet:
         es = EntitySet(name, dict(fields), tuple(key))
-        self.sets[name] = es
+        with self.lock:
+            self.sets[name] = es
+            self._log({"sets": {name: _set_doc(es)}})
         return es
 
     def leave_out(self, *names: str) -> None:
@@ -64,38 +67,81 @@ class Publication:
         with self.lock:
             for name in names:
                 self.sets.pop(name, None)
+            self._log({"drop": list(names)})
 
     def add_rows(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
         es = self.sets[name]
         with self.lock:
+            written = []
             for r in rows:
                 row = {f: r.get(f, empty_value(t)) for f, (t, _) in es.fields.items()}
                 if "Ref_Key" in es.fields and not r.get("Ref_Key"):
                     row["Ref_Key"] = str(uuid.uuid4())
                 es.rows[tuple(row[k] for k in es.key)] = row
+                written.append({"put": name, "row": row})
+            self._log(*written)
+
+    def put(self, es: EntitySet, key: tuple[Any, ...], row: dict[str, Any]) -> None:
+        """Write `row` under `key` (a PATCH), on disk before the caller answers."""
+        with self.lock:
+            es.rows[key] = row
+            self._log({"put": es.name, "row": row})
+
+    def delete(self, es: EntitySet, key: tuple[Any, ...]) -> None:
+        with self.lock:
+            es.rows.pop(key, None)
+            self._log({"del": es.name, "key": list(key)})
+
+    # --- on disk (journal.py) ---------------------------------------------------------------
+    def keep(self, path: Path) -> None:
+        """Keep the base in `path` from now on, as 1C keeps its infobase: first serve what the
+        file holds (if it exists), then write every accepted change to it, fsynced, before the
+        answer leaves. The file is rewritten as one snapshot first, so it does not grow with
+        restarts."""
+        with self.lock:
+            if path.exists():
+                self.load(path)
+            self.save(path)
+            self._journal = Journal(path)
+
+    def close(self) -> None:
+        """Close the journal `keep` opened (the data are on disk already)."""
+        with self.lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
 
     def save(self, path: Path) -> None:
-        """Write every entity set (fields, key, rows) to `path` as JSON, atomically, so a later
-        stand-in can `load` it: the demo's 1C keeps its data between runs."""
+        """Write every entity set (fields, key, rows) to `path`, atomically, so a later
+        stand-in can `load` or `keep` it."""
         with self.lock:
-            doc = {
-                name: {"fields": es.fields, "key": es.key, "rows": list(es.rows.values())}
-                for name, es in self.sets.items()
-            }
-            text = json.dumps({"sets": doc}, ensure_ascii=False)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+            write_snapshot(path, {"sets": {name: _set_doc(es) for name, es in self.sets.items()}})
 
     def load(self, path: Path) -> None:
-        """Serve the entity sets `save` wrote to `path` (in place of any of the same name)."""
-        doc = json.loads(path.read_text(encoding="utf-8"))["sets"]
+        """Serve what `path` holds (a snapshot and the changes after it; sets in place of any
+        of the same name)."""
         with self.lock:
-            for name, es in doc.items():
-                fields = {f: (edm, length) for f, (edm, length) in es["fields"].items()}
-                self.add_entity_set(name, fields, es["key"]).rows = {
-                    tuple(row[k] for k in es["key"]): row for row in es["rows"]
-                }
+            for entry in read_entries(path):
+                self._apply(entry)
+
+    def _apply(self, entry: Mapping[str, Any]) -> None:
+        for name, doc in entry.get("sets", {}).items():
+            fields = {f: (edm, length) for f, (edm, length) in doc["fields"].items()}
+            key = tuple(doc["key"])
+            es = self.sets[name] = EntitySet(name, fields, key)
+            es.rows = {tuple(row[k] for k in key): row for row in doc["rows"]}
+        if "put" in entry:
+            es, row = self.sets[entry["put"]], entry["row"]
+            es.rows[tuple(row[k] for k in es.key)] = row
+        if "del" in entry:
+            self.sets[entry["del"]].rows.pop(tuple(entry["key"]), None)
+        for name in entry.get("drop", ()):
+            self.sets.pop(name, None)
+
+    def _log(self, *entries: Mapping[str, Any]) -> None:
+        """Journal the changes just made (the caller holds the lock); nothing without `keep`."""
+        if self._journal is not None:
+            self._journal.append(entries)
 
     def records(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -165,6 +211,7 @@ class Publication:
                 self.stats.duplicates += 1
                 raise OnecError(400, "15", "Запись с такими значениями ключевых полей уже существует")
             es.rows[k] = row
+            self._log({"put": es.name, "row": row})
             if es.name == self.register:
                 self.stats.creates += 1
                 self.stats.created_keys.append(k)
@@ -192,6 +239,7 @@ class Publication:
         es = self.sets[self.register]
         out: list[dict[str, str]] = []
         with self.lock:
+            written: list[Mapping[str, Any]] = []
             for rec in records:
                 try:
                     empty = {f: empty_value(t) for f, (t, _) in es.fields.items()}
@@ -202,6 +250,7 @@ class Publication:
                     held = es.rows.get(k)
                     if held is None:
                         es.rows[k] = row
+                        written.append({"put": es.name, "row": row})
                         self.stats.creates += 1
                         self.stats.created_keys.append(k)
                         out.append({"status": "created"})
@@ -209,10 +258,12 @@ class Publication:
                         out.append({"status": "unchanged"})
                     else:
                         es.rows[k] = row
+                        written.append({"put": es.name, "row": row})
                         self.stats.patches += 1
                         out.append({"status": "updated"})
                 except OnecError as exc:
                     out.append({"status": "error", "message": exc.message})
+            self._log(*written)  # the whole batch on disk before its answer
         return out
 
     def metadata_xml(self) -> str:
@@ -238,3 +289,7 @@ class Publication:
             + "".join(sets)
             + "</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"
         )
+
+
+def _set_doc(es: EntitySet) -> dict[str, Any]:
+    return {"fields": es.fields, "key": es.key, "rows": list(es.rows.values())}

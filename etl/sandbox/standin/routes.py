@@ -140,7 +140,7 @@ def update_entity(stand: Publication, req: Request, target: Target) -> Reply:
     doc = _json_body(req.body, "Внутренняя ошибка сервиса OData")
     with stand.lock:
         new = stand.coerce(es, {n: v for n, v in doc.items() if n not in es.key}, row)
-        es.rows[k] = new
+        stand.put(es, k, new)
         stand.stats.patches += 1
     return entity_reply(200, es, new, req)
 
@@ -148,8 +148,7 @@ def update_entity(stand: Publication, req: Request, target: Target) -> Reply:
 def delete_entity(stand: Publication, req: Request, target: Target) -> Reply:
     """`DELETE Set(key)` → 204."""
     k, _ = stand.find(target.es, target.key or "")
-    with stand.lock:
-        target.es.rows.pop(k, None)
+    stand.delete(target.es, k)
     return Reply(204, b"", "text/plain")
 
 

@@ -50,6 +50,7 @@ class StandIn(Publication):
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.close()
 
     def __enter__(self) -> StandIn:
         return self.start()
