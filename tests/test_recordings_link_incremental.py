@@ -1,0 +1,335 @@
+"""The link is incremental: after any sequence of syncs (rows added), scans (recordings added,
+renamed, converted to mp3, deleted, corrupted, appearing after their call) and links, the
+ledger's links and problems equal those of a full rebuild from scratch; and a run reads only
+the CDR rows of the calls a change can reach."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from etl.ledger.store import Ledger
+from etl.ledger.tables import recording_links, recording_problems
+from etl.recordings import link, scan
+from tests.conftest import Databases
+from tests.recordings_support import encode, put_rows, settings, tone_wav
+
+UIDS = ("1795600000.1", "1795600000.2", "1795600000.3", "c1c-0001;2")
+CALLS = ("1795600000.1", "1795600000.3", "c1c-0001;1", "1795600009.1", "1795600010.1")
+STEMS = (
+    *(f"out-100-200-20261125-101500-{u}" for u in UIDS),
+    "by-userfield",
+    "no-uniqueid",
+)  # the last two: by name only
+FOLDERS = ("2026/11/25", "2026/11/24", "flat")
+PBX = "/var/spool/asterisk/monitor"
+RECORDINGFILE = st.one_of(
+    st.just(""),
+    st.sampled_from(STEMS).map(lambda s: f"{s}.wav"),
+    st.sampled_from(STEMS).map(lambda s: f"{s}.wav49"),
+    st.sampled_from(STEMS).map(lambda s: f"{PBX}/2026/11/25/{s}.wav"),
+    st.sampled_from(STEMS).map(lambda s: f"flat/{s}.mp3"),
+    st.just("../../etc/passwd.wav"),
+)
+USERFIELD = st.one_of(
+    st.just(""), st.just("by-userfield.wav"), st.sampled_from(STEMS).map(lambda s: f"x;{s}.mp3")
+)
+LEG = st.fixed_dictionaries(
+    {
+        "uniqueid": st.sampled_from(UIDS),
+        "linkedid": st.sampled_from(CALLS),
+        "billsec": st.integers(0, 7),
+        "calldate": st.sampled_from(("2026-11-23 09:00:00", "2026-11-27 09:00:00")),
+        "recordingfile": RECORDINGFILE,
+        "userfield": USERFIELD,
+    }
+)
+FILE = st.tuples(st.sampled_from(FOLDERS), st.sampled_from(STEMS), st.sampled_from(("wav", "mp3")))
+STEP = st.one_of(
+    st.tuples(st.just("rows"), st.lists(LEG, min_size=1, max_size=3)),
+    st.tuples(st.just("add"), FILE, st.sampled_from(("short", "long", "empty", "corrupt"))),
+    st.tuples(st.just("remove"), st.integers(0, 20)),
+    st.tuples(st.just("rename"), st.integers(0, 20), FILE),
+    st.tuples(st.just("convert"), st.integers(0, 20)),
+    st.tuples(st.just("corrupt"), st.integers(0, 20)),
+    st.tuples(st.just("link")),
+)
+
+
+class Audio(dict[str, bytes]):
+    def __repr__(self) -> str:  # a failing example prints its steps, not kilobytes of audio
+        return "Audio(short, long, mp3, empty, corrupt)"
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory: pytest.TempPathFactory) -> Audio:
+    """Real audio: a 2 s and a 5 s WAV, a 2 s MP3; an empty WAV and a damaged one."""
+    d = tmp_path_factory.mktemp("audio")
+    short = tone_wav(d / "short.wav", seconds=2.0)
+    long = tone_wav(d / "long.wav", seconds=5.0)
+    mp3 = encode(short, d / "short.mp3", "mp3")
+    return Audio(
+        short=short.read_bytes(),
+        long=long.read_bytes(),
+        mp3=mp3.read_bytes(),
+        empty=short.read_bytes()[:44],
+        corrupt=b"RIFF\xff\xff\xff\x7fWAVEjunk" + b"\0" * 40,
+    )
+
+
+def snapshot(ledger: Ledger) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Links and problems, without the time they were seen."""
+    p = recording_problems.c
+    with ledger.engine.connect() as conn:
+        links = conn.execute(select(recording_links).order_by(*recording_links.primary_key.columns)).all()
+        problems = conn.execute(
+            select(
+                p.problem_id,
+                p.kind,
+                p.origin,
+                p.source,
+                p.row_id,
+                p.linkedid,
+                p.path_id,
+                p.dir_hash,
+                p.subject,
+                p.reason,
+            ).order_by(p.problem_id)
+        ).all()
+    return [tuple(r) for r in links], [tuple(r) for r in problems]
+
+
+class World:
+    """A recordings folder and a ledger that the steps change; `rows` is every row synced."""
+
+    def __init__(self, base: Path, ledger: Ledger, audio: dict[str, bytes]) -> None:
+        self.root = base / "monitor"
+        self.root.mkdir()
+        self.ledger = ledger
+        self.audio = audio
+        self.rows: list[dict[str, Any]] = []
+        self.s = settings(self.root, pbx_root=PBX, duration_tolerance=1.0)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.is_file())
+
+    def write(self, spec: tuple[str, str, str], kind: str) -> None:
+        folder, stem, ext = spec
+        path = self.root / folder / f"{stem}.{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.audio["mp3" if ext == "mp3" and kind in ("short", "long") else kind]
+        if path.exists() and path.read_bytes() == data:
+            data += b"\0\0"  # a change the scan notices (size)
+        path.write_bytes(data)
+
+    def step(self, step: tuple[Any, ...]) -> None:
+        kind, *args = step
+        files = self.files()
+        pick = (
+            files[args[0] % len(files)]
+            if files and kind in ("remove", "rename", "convert", "corrupt")
+            else None
+        )
+        if kind == "rows":
+            legs = [{**leg, "sequence": len(self.rows) + i} for i, leg in enumerate(args[0])]
+            self.rows += legs
+            put_rows(self.ledger, legs)
+        elif kind == "add":
+            self.write(args[0], args[1])
+        elif kind == "link":
+            scan(self.s, self.ledger, progress=False)
+            link(self.s, self.ledger)
+        elif pick is None:
+            return
+        elif kind == "remove":
+            pick.unlink()
+        elif kind == "rename":
+            folder, stem, ext = args[1]
+            target = self.root / folder / f"{stem}.{ext}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pick.rename(target)
+        elif kind == "convert":  # a MIXMON_POST script: x.wav becomes x.mp3
+            pick.unlink()
+            pick.with_suffix(".mp3").write_bytes(self.audio["mp3"])
+        elif kind == "corrupt":
+            pick.write_bytes(self.audio["corrupt"])
+
+
+def check_equivalence(databases: Databases, backend: str, audio: dict[str, bytes], steps: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        ledger = Ledger.open(databases.url(backend))
+        fresh = Ledger.open(databases.url(backend))
+        try:
+            world = World(base, ledger, audio)
+            for step in [*steps, ("link",)]:
+                world.step(step)
+            # From scratch: the same rows and the same folder, one link.
+            if world.rows:
+                put_rows(fresh, world.rows)
+            scan(world.s, fresh, progress=False)
+            assert link(world.s, fresh).full == bool(world.rows)  # a first run rebuilds
+            assert snapshot(ledger) == snapshot(fresh)
+        finally:
+            ledger.close()
+            fresh.close()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def leg(call: int, uid: int, day: int = 23, **fields: str) -> dict[str, Any]:
+    base = {
+        "uniqueid": UIDS[uid],
+        "linkedid": CALLS[call],
+        "billsec": 2,
+        "calldate": f"2026-11-{day} 09:00:00",
+    }
+    return {"recordingfile": "", "userfield": "", **base, **fields}
+
+
+# Cases a random search may take long to meet, each reaching its call by one kind of evidence.
+NAMED_LATE = [
+    ("rows", [leg(3, 0, recordingfile="no-uniqueid.wav")]),
+    ("link",),
+    ("add", ("flat", "no-uniqueid", "wav"), "short"),
+]
+CONVERTED = [
+    ("add", ("2026/11/25", STEMS[1], "wav"), "short"),
+    ("rows", [leg(4, 0, recordingfile=f"{STEMS[1]}.wav")]),
+    ("link",),
+    ("convert", 0),
+]
+BETTER_FOLDER = [
+    ("add", ("2026/11/24", STEMS[0], "wav"), "short"),
+    ("rows", [leg(3, 1, recordingfile=f"{STEMS[0]}.wav")]),
+    ("link",),
+    ("add", ("2026/11/25", STEMS[0], "wav"), "long"),
+]
+BY_PATH = [
+    ("rows", [leg(3, 1, userfield=f"{PBX}/flat/{STEMS[4]}.wav")]),
+    ("link",),
+    ("add", ("flat", STEMS[4], "wav"), "short"),
+]
+WINDOW_MOVES = [
+    ("add", ("2026/11/25", STEMS[0], "wav"), "short"),
+    ("rows", [leg(3, 1, day=27)]),
+    ("link",),
+    ("rows", [leg(4, 2, day=23)]),
+]
+
+
+@example(steps=NAMED_LATE)
+@example(steps=CONVERTED)
+@example(steps=BETTER_FOLDER)
+@example(steps=BY_PATH)
+@example(steps=WINDOW_MOVES)
+@given(steps=st.lists(STEP, min_size=1, max_size=14))
+@hsettings(max_examples=200)
+def test_incremental_equals_full_rebuild_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, audio: dict[str, bytes], steps: list[Any]
+) -> None:
+    dbs = Databases(tmp_path_factory.mktemp("db"))
+    try:
+        check_equivalence(dbs, "sqlite", audio, steps)
+    finally:
+        dbs.cleanup()
+
+
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+@given(steps=st.lists(STEP, min_size=1, max_size=10))
+@hsettings(max_examples=8)
+def test_incremental_equals_full_rebuild_servers(
+    tmp_path_factory: pytest.TempPathFactory, audio: dict[str, bytes], server: str, steps: list[Any]
+) -> None:
+    dbs = Databases(tmp_path_factory.mktemp("db"))
+    try:
+        check_equivalence(dbs, server, audio, steps)
+    finally:
+        dbs.cleanup()
+
+
+def test_a_run_reads_only_the_calls_a_change_reaches(tmp_path: Path, ledger_url: str) -> None:
+    """Counted, not timed: the rows a run relinks are those of the calls a new row or a changed
+    file reaches; with nothing new, none."""
+    root = tmp_path / "monitor"
+    day = root / "2026" / "11" / "25"
+    day.mkdir(parents=True)
+    wav = tone_wav(tmp_path / "src.wav", seconds=2.0).read_bytes()
+
+    def call(i: int) -> tuple[str, list[dict[str, Any]]]:
+        uid = f"1795600{i:03d}.1"
+        name = f"out-100-200-20261125-101500-{uid}.wav"
+        legs = [
+            {
+                "uniqueid": uid,
+                "linkedid": uid,
+                "billsec": 2,
+                "calldate": "2026-11-25 10:15:00",
+                "recordingfile": name,
+            },
+            {
+                "uniqueid": f"1795600{i:03d}.2",
+                "linkedid": uid,
+                "billsec": 2,
+                "calldate": "2026-11-25 10:15:00",
+            },
+        ]
+        for n, leg in enumerate(legs):
+            leg["sequence"] = 2 * i + n
+        return name, legs
+
+    ledger = Ledger.open(ledger_url)
+    s = settings(root)
+    try:
+        rows: list[dict[str, Any]] = []
+        for i in range(20):
+            name, legs = call(i)
+            rows += legs
+            if i != 19:  # call 19's recording comes late
+                (day / name).write_bytes(wav)
+        put_rows(ledger, rows)
+
+        def run() -> Any:
+            scan(s, ledger, progress=False)
+            return link(s, ledger)
+
+        first = run()
+        assert (first.full, first.rows, first.relinked_calls, first.calls, first.missing) == (
+            True,
+            40,
+            20,
+            19,
+            1,
+        )
+        idle = run()
+        assert (idle.full, idle.rows, idle.relinked_calls, idle.calls, idle.missing) == (False, 0, 0, 19, 1)
+
+        name, legs = call(20)  # a sync adds a call with its recording
+        (day / name).write_bytes(wav)
+        put_rows(ledger, legs)
+        added = run()
+        assert (added.rows, added.relinked_calls, added.calls) == (2, 1, 20)
+        assert added.got_recording == {("pbx", "1795600020.1")}
+
+        (day / call(19)[0]).write_bytes(wav)  # the late recording of call 19
+        late = run()
+        assert (late.rows, late.relinked_calls, late.calls, late.missing) == (2, 1, 21, 0)
+        assert late.got_recording == {("pbx", "1795600019.1")}
+
+        (day / call(3)[0]).unlink()  # a recording deleted on the PBX
+        gone = run()
+        assert (gone.rows, gone.relinked_calls, gone.calls, gone.missing) == (2, 1, 20, 1)
+
+        before = snapshot(ledger)
+        rebuilt = link(s, ledger, full=True)
+        assert (rebuilt.full, rebuilt.rows, rebuilt.calls, rebuilt.missing) == (True, 42, 20, 1)
+        assert snapshot(ledger) == before
+    finally:
+        ledger.close()
