@@ -83,8 +83,11 @@ def if_free(
 
 
 def recordings(
-    settings: Settings, ledger: Ledger, summary: dict[str, Any], sources: list[str]
+    settings: Settings, ledger: Ledger, summary: dict[str, Any], sources: list[str], *, full: bool = False
 ) -> list[ExitCode]:
+    """Scan the folder, then link each source: the calls that changed since its last link, or
+    all of them with `full` (etl/recordings/linker.py); calls that got a recording are queued
+    for 1C again."""
     if settings.recordings is None:
         return []
     from etl.recordings import link, scan
@@ -93,7 +96,7 @@ def recordings(
         scanned = scan(settings.recordings, ledger)
         summary["recordings"] = {"scan": scanned.as_dict(), "link": {}}
         for name in sources:
-            linked = link(settings.recordings, ledger, name)
+            linked = link(settings.recordings, ledger, name, full=full)
             summary["recordings"]["link"][name] = linked.as_dict()
             if settings.onec is not None:
                 again = _requeue_calls(ledger, name, {c for _, c in linked.got_recording})

@@ -184,7 +184,7 @@ def check_equivalence(databases: Databases, backend: str, audio: dict[str, bytes
             shutil.rmtree(base, ignore_errors=True)
 
 
-def leg(call: int, uid: int, day: int = 23, **fields: str) -> dict[str, Any]:
+def leg(call: int, uid: int, day: int = 23, **fields: Any) -> dict[str, Any]:
     base = {
         "uniqueid": UIDS[uid],
         "linkedid": CALLS[call],
@@ -331,5 +331,37 @@ def test_a_run_reads_only_the_calls_a_change_reaches(tmp_path: Path, ledger_url:
         rebuilt = link(s, ledger, full=True)
         assert (rebuilt.full, rebuilt.rows, rebuilt.calls, rebuilt.missing) == (True, 42, 20, 1)
         assert snapshot(ledger) == before
+    finally:
+        ledger.close()
+
+
+def test_cdr1c_recordings_full_rebuilds(tmp_path: Path) -> None:
+    """`cdr1c recordings` links what changed; `--full` relinks every row (the run summary says)."""
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+
+    root = tmp_path / "monitor"
+    (root / "flat").mkdir(parents=True)
+    (root / "flat" / "no-uniqueid.wav").write_bytes(tone_wav(tmp_path / "src.wav", seconds=2.0).read_bytes())
+    cfg = tmp_path / "cdr1c.toml"
+    cfg.write_text(
+        f'[source]\nurl = "sqlite:///{tmp_path / "cdr.sqlite"}"\ntimezone = "UTC"\n'
+        f'[state]\nurl = "sqlite:///{tmp_path / "ledger.sqlite"}"\n'
+        f'[general]\nlock_dir = "{tmp_path}"\n[recordings]\nroot = "{root}"\n'
+    )
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    try:
+        put_rows(ledger, [leg(0, 0, recordingfile="no-uniqueid.wav", sequence=1)], source="default")
+        linked = []
+        for args in ([], [], ["--full"]):
+            result = CliRunner().invoke(cli, ["--config", str(cfg), "recordings", *args])
+            assert result.exit_code == 0, result.output
+            linked.append(ledger.last_runs(1)[0]["summary"]["recordings"]["link"]["default"])
+        assert [(r["full"], r["rows"], r["calls"]) for r in linked] == [
+            (True, 1, 1),
+            (False, 0, 1),
+            (True, 1, 1),
+        ]
     finally:
         ledger.close()
