@@ -365,3 +365,42 @@ def test_cdr1c_recordings_full_rebuilds(tmp_path: Path) -> None:
         ]
     finally:
         ledger.close()
+
+
+def test_a_run_that_dies_leaves_links_and_mark_as_they_were(
+    tmp_path: Path, ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Links, problems and the mark are one transaction: a run that fails after relinking keeps
+    neither, and the next run relinks the same calls."""
+    from etl.ledger.tables import recording_link_marks
+    from etl.recordings import linker
+
+    root = tmp_path / "monitor"
+    (root / "flat").mkdir(parents=True)
+    (root / "flat" / "no-uniqueid.wav").write_bytes(tone_wav(tmp_path / "src.wav", seconds=2.0).read_bytes())
+    s = settings(root)
+    ledger = Ledger.open(ledger_url)
+    try:
+        put_rows(ledger, [leg(0, 0, sequence=1)])
+        scan(s, ledger, progress=False)
+        link(s, ledger)
+
+        def marks_now() -> list[Any]:
+            with ledger.engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(select(recording_link_marks))]
+
+        before, mark = snapshot(ledger), marks_now()
+        put_rows(ledger, [leg(1, 1, recordingfile="no-uniqueid.wav", sequence=2)])
+
+        def dies(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("killed after the relink, before the commit")
+
+        monkeypatch.setattr(linker, "check_orphans", dies)
+        with pytest.raises(RuntimeError):
+            link(s, ledger)
+        assert (snapshot(ledger), marks_now()) == (before, mark)
+        monkeypatch.undo()
+        again = link(s, ledger)
+        assert (again.rows, again.relinked_calls, again.calls) == (1, 1, 1)
+    finally:
+        ledger.close()
