@@ -189,11 +189,13 @@ def _relink_changed(
                 recording_problems.c.kind.in_(LINK_KINDS),
             )
         )
-        rows = conn.execute(
-            select(*ROW_COLUMNS)
-            .where(cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(batch))
-            .order_by(cdr_rows.c.row_id)
-        ).all()
+        # Sorted here: an ORDER BY row_id makes SQLite walk the source's rows in key order.
+        rows = sorted(
+            conn.execute(
+                select(*ROW_COLUMNS).where(cdr_rows.c.source == source, cdr_rows.c.linkedid.in_(batch))
+            ),
+            key=lambda r: r[0],
+        )
         for part in chunked(rows, CHUNK):
             link_rows(conn, settings, source, [Row.of(r) for r in part], s)
         files.update(
@@ -225,12 +227,15 @@ def _calls_reached(conn: Connection, source: str, noted: Iterable[changes.Change
     queries = (
         (recording_refs.c.linkedid, recording_refs.c.source, recording_refs.c.ref_key, keys),
         (cdr_rows.c.linkedid, cdr_rows.c.source, cdr_rows.c.uniqueid, uniqueids),
-        (recording_links.c.linkedid, recording_links.c.source, recording_links.c.path_id, paths),
     )
-    for column, src, key, values in queries:
-        for batch in chunked(sorted(values)):
-            stmt = select(column).where(src == source, key.in_(batch)).distinct()
+    for column, src, key, values in queries:  # indexes on (source, key); no DISTINCT, which
+        for batch in chunked(sorted(values)):  # SQLite serves from the linkedid index instead
+            stmt = select(column).where(src == source, key.in_(batch))
             calls.update(c or "" for c in conn.execute(stmt).scalars())
+    lk = recording_links.c
+    for batch in chunked(sorted(paths)):  # by path alone: a planner given the source too may
+        stmt = select(lk.source, lk.linkedid).where(lk.path_id.in_(batch))  # walk all its links
+        calls.update(c or "" for src, c in conn.execute(stmt) if src == source)
     return calls
 
 
