@@ -13,6 +13,7 @@ BENCHES = [
     "bench.bench_sync_floor",
     "bench.bench_onec",
     "bench.bench_recordings",
+    "bench.bench_recordings_link",
     "bench.bench_reports",
     "bench.bench_live",
     "bench.bench_live_sync",

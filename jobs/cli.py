@@ -186,6 +186,24 @@ def backfill(
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="relink every CDR row of every source, not only the calls new rows or changed files reach",
+)
+@click.pass_obj
+def recordings(ctx: Ctx, full: bool) -> None:
+    """Scan the [recordings] folder and link recordings to calls, as `sync` does after a load.
+
+    A run relinks the calls with rows loaded since the last link and the calls a new, changed
+    or removed file can reach; the first run, and a run after [recordings] root, pbx_root,
+    name_pattern or duration_tolerance changed, relinks everything, as --full does."""
+    import jobs.recordings as job
+
+    run_job(ctx, lambda: job.run(ctx.settings, full=full))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
 @date_range(
     "first day (YYYY-MM-DD; default: 7 days before --until)",
     "last day, inclusive (default: today in [onec] timezone)",

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from etl.config import Settings
@@ -84,8 +83,11 @@ def if_free(
 
 
 def recordings(
-    settings: Settings, ledger: Ledger, summary: dict[str, Any], sources: list[str]
+    settings: Settings, ledger: Ledger, summary: dict[str, Any], sources: list[str], *, full: bool = False
 ) -> list[ExitCode]:
+    """Scan the folder, then link each source: the calls that changed since its last link, or
+    all of them with `full` (etl/recordings/linker.py); calls that got a recording are queued
+    for 1C again."""
     if settings.recordings is None:
         return []
     from etl.recordings import link, scan
@@ -94,11 +96,10 @@ def recordings(
         scanned = scan(settings.recordings, ledger)
         summary["recordings"] = {"scan": scanned.as_dict(), "link": {}}
         for name in sources:
-            before = _calls_with_recordings(ledger, name)
-            linked = link(settings.recordings, ledger, name)
+            linked = link(settings.recordings, ledger, name, full=full)
             summary["recordings"]["link"][name] = linked.as_dict()
             if settings.onec is not None:
-                again = _requeue_calls(ledger, name, _calls_with_recordings(ledger, name) - before)
+                again = _requeue_calls(ledger, name, {c for _, c in linked.got_recording})
                 summary["recordings"]["link"][name]["requeued"] = again
             log.info(
                 "recordings %s: %d linked, %d missing, %d orphan, %d refused",
@@ -108,14 +109,6 @@ def recordings(
         failed(summary, "recordings", exc)
         return [exc.exit_code]
     return []
-
-
-def _calls_with_recordings(ledger: Ledger, source: str) -> set[str]:
-    from etl.ledger.tables import recording_links
-
-    with ledger.engine.connect() as conn:
-        stmt = select(recording_links.c.linkedid).where(recording_links.c.source == source).distinct()
-        return set(conn.execute(stmt).scalars())
 
 
 def _requeue_calls(ledger: Ledger, source: str, linkedids: set[str]) -> int:

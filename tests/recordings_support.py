@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.cdr_columns import CDR_TEXT_COLUMNS
+from etl.clock import now_us
 from etl.config import RecordingsSettings
 from etl.ledger.store import Ledger
 from etl.ledger.tables import cdr_rows
@@ -79,8 +80,12 @@ def row_id(r: dict[str, Any]) -> str:
     return f"{r['uniqueid']}#{r.get('sequence', 0)}"
 
 
-def put_rows(ledger: Ledger, rows: list[dict[str, Any]], source: str = "pbx") -> None:
-    """Insert CDR rows (capture dicts or hand-made ones) into `cdr_rows`."""
+def put_rows(
+    ledger: Ledger, rows: list[dict[str, Any]], source: str = "pbx", loaded_us: int | None = None
+) -> None:
+    """Insert CDR rows (capture dicts or hand-made ones) into `cdr_rows`, loaded now (as a
+    sync stamps them) unless `loaded_us` says when."""
+    stamp = now_us() if loaded_us is None else loaded_us
     out = []
     for r in rows:
         rec: dict[str, Any] = {c: str(r.get(c) or "") for c in CDR_TEXT_COLUMNS}
@@ -95,7 +100,7 @@ def put_rows(ledger: Ledger, rows: list[dict[str, Any]], source: str = "pbx") ->
             billsec=int(r.get("billsec") or 0),
             sequence=r.get("sequence"),
             direction="unknown",
-            loaded_us=0,
+            loaded_us=stamp,
         )
         out.append(rec)
     with ledger.begin() as conn:

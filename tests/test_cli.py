@@ -19,7 +19,7 @@ from tests.capture import load_cdr
 from tests.conftest import Databases, require_fixtures
 
 VERBS = ["demo", "check", "sync", "backfill", "reconcile", "report", "verify", "status", "schedule", "live"]
-VERBS += ["prune", "standin"]
+VERBS += ["prune", "standin", "recordings"]
 
 
 def config(tmp_path: Path, source_url: str, extra: str = "") -> Path:

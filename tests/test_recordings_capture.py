@@ -135,6 +135,10 @@ def test_rescan_and_relink_change_nothing(capture_ledger: Ledger) -> None:
         0,
         0,
     )
-    assert link(s, capture_ledger) == first
+    again_linked = link(s, capture_ledger)  # nothing new: no row read, the same totals
+    assert (again_linked.full, again_linked.rows, again_linked.relinked_calls) == (False, 0, 0)
+    totals = ("calls", "missing", "orphan", "duration_mismatch", "refused")
+    assert [getattr(again_linked, k) for k in totals] == [getattr(first, k) for k in totals]
+    assert link(s, capture_ledger, full=True) == first
     with capture_ledger.engine.connect() as conn:
         assert len(conn.execute(select(recording_links)).all()) == 46

@@ -69,6 +69,7 @@ cdr_rows = Table(
     Index("ix_cdr_rows_calldate", "source", "calldate_us"),
     Index("ix_cdr_rows_linkedid", "source", "linkedid"),
     Index("ix_cdr_rows_uniqueid", "source", "uniqueid"),
+    Index("ix_cdr_rows_loaded", "source", "loaded_us"),  # the rows a run added (recordings link)
 )
 
 calls = Table(
@@ -323,6 +324,50 @@ recording_problems = Table(
     Index("ix_recording_problems_path", "path_id"),
     Index("ix_recording_problems_dir", "dir_hash"),
     Index("ix_recording_problems_row", "source", "row_id"),
+    Index("ix_recording_problems_call", "source", "linkedid"),
+)
+
+# What the link of a source has seen (etl/recordings/marks.py), written in the transaction of
+# its links: the newest `cdr_rows.loaded_us` and `recording_changes.seq` linked, the settings
+# that shaped the links (a different fingerprint means a full rebuild), the source's calls
+# with a recording, and the orphan window (the earliest call) the orphans were found with.
+recording_link_marks = Table(
+    "recording_link_marks",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("loaded_us", BigInteger, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Column("fingerprint", String(40), nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("first_us", BigInteger),
+    Column("linked_us", BigInteger, nullable=False),
+)
+
+# Files the scan added, changed, re-tagged or removed, with what CDR rows find them by (name
+# stem, uniqueid) and, for a removed file, each call it was linked to (the scan drops those
+# links): the next link of each source relinks the calls these can reach. Trimmed to what some
+# source has not linked yet.
+recording_changes = Table(
+    "recording_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("path_id", String(40), nullable=False),
+    Column("stem", String(255), nullable=False),
+    Column("uniqueid", String(150)),
+    Column("source", String(32)),
+    Column("linkedid", String(150)),
+)
+
+# Which recordings each CDR row names (recordingfile, userfield): `ref_key` is the path_id of a
+# path, or sha1 of NUL + stem for a bare name, so a changed file finds the rows that name it.
+recording_refs = Table(
+    "recording_refs",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("row_id", String(200), primary_key=True),
+    Column("ref_key", String(40), primary_key=True),
+    Column("linkedid", String(150), nullable=False),
+    Index("ix_recording_refs_key", "source", "ref_key"),
 )
 
 # --- reports: what each page was last rendered from (etl/reports/) -------------------------

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from etl.ledger.sql import chunked
 from etl.ledger.tables import recording_dirs, recording_links, recording_problems, recordings
 from etl.recordings import names
+from etl.recordings.changes import note_removed
 
 
 def forget_gone_files(conn: Connection, root: bytes, dir_hash: str, present: int) -> int:
@@ -71,7 +72,8 @@ def forget_vanished_dirs(conn: Connection, seen_dirs: set[str]) -> int:
 
 
 def delete_files(conn: Connection, ids: list[str]) -> None:
-    """A file's problems, links and index row."""
+    """A file's problems, links and index row; the journal keeps what found it (changes.py)."""
+    note_removed(conn, ids)
     conn.execute(delete(recording_problems).where(recording_problems.c.path_id.in_(ids)))
     conn.execute(delete(recording_links).where(recording_links.c.path_id.in_(ids)))
     conn.execute(delete(recordings).where(recordings.c.path_id.in_(ids)))

@@ -31,6 +31,7 @@ from etl.ledger.sql import upsert
 from etl.ledger.store import Ledger
 from etl.ledger.tables import recording_dirs, recording_problems, recordings
 from etl.recordings import names
+from etl.recordings.changes import note_files
 from etl.recordings.forget import forget_gone_files, forget_vanished_dirs
 from etl.recordings.media import Refused, probe
 from etl.recordings.problems import problem, unique_problems
@@ -265,7 +266,8 @@ class _Scanner:
                     self.summary.unchanged += 1
                     if old[2] != self.tag:  # name_pattern changed: re-read the name, not the audio
                         name = os.path.basename(relp).decode("utf-8", "backslashreplace")
-                        retag.append({"pid": pid, "uid": names.uniqueid_from_name(name, self.patterns)})
+                        uid = names.uniqueid_from_name(name, self.patterns)
+                        retag.append({"pid": pid, "uid": uid, "stem": names.split_name(name)[0][:255]})
                     continue
                 try:
                     media = probe(os.path.join(self.root, relp), st.st_size)
@@ -288,6 +290,7 @@ class _Scanner:
                 problems.extend(file_problems)
             if rows:
                 upsert(conn, recordings, rows, update=_RECORDING_COLUMNS)
+                note_files(conn, rows)
                 changed_ids = [r["path_id"] for r in rows]
                 conn.execute(
                     delete(recording_problems).where(
@@ -303,6 +306,7 @@ class _Scanner:
                     .where(recordings.c.path_id == r["pid"])
                     .values(uniqueid=r["uid"], pattern_tag=self.tag)
                 )
+            note_files(conn, ({"path_id": r["pid"], "stem": r["stem"], "uniqueid": r["uid"]} for r in retag))
         if self.bar:
             self.bar.advance(len(batch), self.summary)
         return present

@@ -29,8 +29,13 @@ class ScanSummary:
 
 @dataclass
 class LinkSummary:
-    rows: int = 0  # CDR rows examined
-    linked: int = 0  # rows that reach a recording themselves
+    """`rows` … `by_uniqueid` count what this run relinked; `calls` … `refused` are the ledger's
+    totals after it (for the sources linked; `calls` and `orphan` for all)."""
+
+    full: bool = False  # a full rebuild of a source (first run, settings changed, asked for)
+    relinked_calls: int = 0  # calls (linkedids) relinked
+    rows: int = 0  # CDR rows read and relinked
+    linked: int = 0  # of those, rows that reach a recording themselves
     by_recordingfile: int = 0
     by_userfield: int = 0
     by_uniqueid: int = 0
@@ -40,6 +45,10 @@ class LinkSummary:
     duration_mismatch: int = 0
     refused: int = 0
     seconds: float = field(default=0.0, compare=False)
+    # (source, linkedid) of the calls that had no recording before this run and have one now
+    got_recording: set[tuple[str, str]] = field(default_factory=set, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["got_recording"]
+        return out

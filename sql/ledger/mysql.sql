@@ -66,6 +66,8 @@ CREATE INDEX ix_cdr_rows_calldate ON cdr_rows (source, calldate_us);
 
 CREATE INDEX ix_cdr_rows_linkedid ON cdr_rows (source, linkedid);
 
+CREATE INDEX ix_cdr_rows_loaded ON cdr_rows (source, loaded_us);
+
 CREATE INDEX ix_cdr_rows_uniqueid ON cdr_rows (source, uniqueid);
 
 CREATE TABLE cursors (
@@ -183,6 +185,16 @@ CREATE TABLE quarantine (
 	PRIMARY KEY (source, row_key)
 );
 
+CREATE TABLE recording_changes (
+	seq INTEGER NOT NULL AUTO_INCREMENT, 
+	path_id VARCHAR(40) NOT NULL, 
+	stem VARCHAR(255) NOT NULL, 
+	uniqueid VARCHAR(150), 
+	source VARCHAR(32), 
+	linkedid VARCHAR(150), 
+	PRIMARY KEY (seq)
+);
+
 CREATE TABLE recording_dirs (
 	dir_hash VARCHAR(40) NOT NULL, 
 	relpath TEXT NOT NULL, 
@@ -192,6 +204,17 @@ CREATE TABLE recording_dirs (
 	refused INTEGER NOT NULL, 
 	scanned_us BIGINT NOT NULL, 
 	PRIMARY KEY (dir_hash)
+);
+
+CREATE TABLE recording_link_marks (
+	source VARCHAR(32) NOT NULL, 
+	loaded_us BIGINT NOT NULL, 
+	change_seq BIGINT NOT NULL, 
+	fingerprint VARCHAR(40) NOT NULL, 
+	calls INTEGER NOT NULL, 
+	first_us BIGINT, 
+	linked_us BIGINT NOT NULL, 
+	PRIMARY KEY (source)
 );
 
 CREATE TABLE recording_links (
@@ -223,6 +246,8 @@ CREATE TABLE recording_problems (
 	PRIMARY KEY (problem_id)
 );
 
+CREATE INDEX ix_recording_problems_call ON recording_problems (source, linkedid);
+
 CREATE INDEX ix_recording_problems_dir ON recording_problems (dir_hash);
 
 CREATE INDEX ix_recording_problems_kind ON recording_problems (kind);
@@ -230,6 +255,16 @@ CREATE INDEX ix_recording_problems_kind ON recording_problems (kind);
 CREATE INDEX ix_recording_problems_path ON recording_problems (path_id);
 
 CREATE INDEX ix_recording_problems_row ON recording_problems (source, row_id);
+
+CREATE TABLE recording_refs (
+	source VARCHAR(32) NOT NULL, 
+	row_id VARCHAR(200) NOT NULL, 
+	ref_key VARCHAR(40) NOT NULL, 
+	linkedid VARCHAR(150) NOT NULL, 
+	PRIMARY KEY (source, row_id, ref_key)
+);
+
+CREATE INDEX ix_recording_refs_key ON recording_refs (source, ref_key);
 
 CREATE TABLE recordings (
 	path_id VARCHAR(40) NOT NULL, 
