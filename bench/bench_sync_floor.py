@@ -35,8 +35,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.bench_sync import connect, ensure_table, sync_child
+from etl.cdr_columns import FREEPBX_COLUMNS
 
 CHUNK = 10_000
+# positions in `SELECT *` of the table bench.bench_sync builds (FreePBX's column order)
+CALLDATE, UNIQUEID, LINKEDID, SEQUENCE = (
+    FREEPBX_COLUMNS.index(c) for c in ("calldate", "uniqueid", "linkedid", "sequence")
+)
 
 
 def chunks(db: str, driver: str) -> Iterator[list[tuple[Any, ...]]]:
@@ -67,7 +72,7 @@ def prepared(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     for r in rows:
         text = "\x1f".join(map(str, r))
         digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-        out.append((f"{r[14]}:{r[25]}", digest, r[0].timestamp(), r[23], text))
+        out.append((f"{r[UNIQUEID]}:{r[SEQUENCE]}", digest, r[CALLDATE].timestamp(), r[LINKEDID], text))
     return out
 
 
