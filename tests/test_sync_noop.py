@@ -82,7 +82,8 @@ def sync_both(quick: Settings, full: Settings) -> bool:
     return took
 
 
-def execute(url: str, sql: str, params: dict[str, Any]) -> None:
+def execute(url: str, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> None:
+    """One statement at the source, in its own transaction (a list of parameter sets: many rows)."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -127,13 +128,7 @@ def test_capture_fast_path_matches_the_full_path(
 def load_more(url: str, rows: list[dict[str, Any]]) -> None:
     cols = list(rows[0])
     names = ", ".join(f'"{c}"' if not url.startswith("mysql") else f"`{c}`" for c in cols)
-    sql = f"INSERT INTO cdr ({names}) VALUES ({', '.join(':' + c for c in cols)})"
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(sql), rows)
-    finally:
-        engine.dispose()
+    execute(url, f"INSERT INTO cdr ({names}) VALUES ({', '.join(':' + c for c in cols)})", rows)
 
 
 STEP = st.one_of(
@@ -181,14 +176,8 @@ def _text_dates(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_cdr_generated(url: str, rows: list[dict[str, Any]]) -> None:
-    cols = list(rows[0])
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            kinds = {c: "INTEGER" if isinstance(rows[0][c], int) else "TEXT" for c in cols}
-            conn.execute(text(f"CREATE TABLE cdr ({', '.join(f'{c} {kinds[c]}' for c in cols)})"))
-    finally:
-        engine.dispose()
+    kinds = {c: "INTEGER" if isinstance(v, int) else "TEXT" for c, v in rows[0].items()}
+    execute(url, f"CREATE TABLE cdr ({', '.join(f'{c} {k}' for c, k in kinds.items())})")
     load_more(url, [_text_dates(r) for r in rows])
 
 
