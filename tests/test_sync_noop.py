@@ -194,3 +194,25 @@ def test_other_settings_never_match_a_stored_window(databases: Databases, tmp_pa
     moved = replace(quick, sources={"default": source})
     assert jobs.sync.run(moved) == 0
     assert not last_run(quick).get("window_unchanged")
+
+
+def test_the_fast_path_finds_a_ledger_whose_folder_the_config_percent_encodes(tmp_path: Path) -> None:
+    """A state URL resolved beside the config is written percent-encoded (etl/urls.py); the
+    fast path must still find the file, as the full path (SQLAlchemy) does."""
+    from etl.ledger.store import sqlite_file
+    from etl.urls import parse_db_url
+    from jobs.sync_noop import ledger_file
+
+    folder = tmp_path / "Документы 100%"
+    folder.mkdir()
+    path = folder / "cdr1c-state.sqlite"
+    path.write_bytes(b"")
+    relative = parse_db_url("sqlite:///cdr1c-state.sqlite")
+    assert relative is not None
+    url = relative.with_sqlite_file(str(path))
+    assert url is not None and "%D0%94" in url
+    assert ledger_file(url) == sqlite_file(url) == path
+    assert ledger_file(f"sqlite:///{path}") == path
+    assert ledger_file(f"{url}?mode=ro") is None  # a query: the full path decides
+    assert ledger_file("sqlite://") is None and ledger_file("sqlite:///:memory:") is None
+    assert ledger_file(f"sqlite:///{folder / 'absent.sqlite'}") is None
