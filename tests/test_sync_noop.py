@@ -216,3 +216,28 @@ def test_the_fast_path_finds_a_ledger_whose_folder_the_config_percent_encodes(tm
     assert ledger_file(f"{url}?mode=ro") is None  # a query: the full path decides
     assert ledger_file("sqlite://") is None and ledger_file("sqlite:///:memory:") is None
     assert ledger_file(f"sqlite:///{folder / 'absent.sqlite'}") is None
+
+
+def test_the_window_query_reads_a_source_url_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """The same file, database, user and password as the full path's engine: percent-encoded
+    parts decoded (a source resolved beside the config is written so, etl/urls.py)."""
+    from sqlalchemy.engine import make_url
+
+    from etl.urls import parse_db_url
+
+    path = tmp_path / "Документы 100%" / "cdr.sqlite"
+    relative = parse_db_url("sqlite:///cdr.sqlite")
+    assert relative is not None
+    url = relative.with_sqlite_file(str(path))
+    assert url is not None and "%D0%94" in url
+    query = WindowQuery.from_url(url)
+    assert query is not None and dict(query.connect)["path"] == make_url(url).database == str(path)
+    server = "mysql+pymysql://us%40er:p%3Aw%40rd@db.example:3307/asterisk%2Dcdr"
+    mysql = WindowQuery.from_url(server)
+    expected = make_url(server)
+    assert mysql is not None and dict(mysql.connect) == {
+        "host": expected.host, "user": expected.username, "password": expected.password,
+        "port": 3307, "database": expected.database, "charset": "utf8mb4",
+    }  # fmt: skip
+    assert WindowQuery.from_url("postgresql://u@h:notaport/db") is None
+    assert WindowQuery.from_url(f"{url}?mode=ro") is None and WindowQuery.from_url("sqlite://") is None
