@@ -27,17 +27,23 @@ from etl.config import Settings
 from etl.errors import ExitCode
 from etl.locks import job_lock
 from etl.sources.window import WindowQuery, settings_key, window_start
+from etl.urls import parse_db_url
 from jobs.common import lag_text, log_summary, sigterm_raises
 
 log = logging.getLogger("cdr1c.sync")
 
 
 def ledger_file(url: str) -> Path | None:
-    """The SQLite ledger file a state URL names, when it exists (the fast path reads no other)."""
-    scheme, _, rest = url.partition(":///")
-    if scheme not in ("sqlite", "sqlite+pysqlite") or not rest or "?" in rest or rest.startswith(":memory:"):
+    """The SQLite ledger file a state URL names, when it exists (the fast path reads no other).
+    Read as SQLAlchemy reads it (`etl.urls`): the config writes a path resolved beside it
+    percent-encoded (`%D0%94…` for a Cyrillic folder), which names the file once decoded."""
+    parsed = parse_db_url(url)
+    if parsed is None or parsed.drivername not in ("sqlite", "sqlite+pysqlite") or parsed.query:
         return None
-    path = Path(rest)
+    db = parsed.database
+    if parsed.host is not None or not db or db.startswith((":memory:", "file:")):
+        return None
+    path = Path(db)
     return path if path.is_file() else None
 
 

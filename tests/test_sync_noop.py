@@ -82,7 +82,8 @@ def sync_both(quick: Settings, full: Settings) -> bool:
     return took
 
 
-def execute(url: str, sql: str, params: dict[str, Any]) -> None:
+def execute(url: str, sql: str, params: dict[str, Any] | list[dict[str, Any]] | None = None) -> None:
+    """One statement at the source, in its own transaction (a list of parameter sets: many rows)."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -127,13 +128,7 @@ def test_capture_fast_path_matches_the_full_path(
 def load_more(url: str, rows: list[dict[str, Any]]) -> None:
     cols = list(rows[0])
     names = ", ".join(f'"{c}"' if not url.startswith("mysql") else f"`{c}`" for c in cols)
-    sql = f"INSERT INTO cdr ({names}) VALUES ({', '.join(':' + c for c in cols)})"
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(sql), rows)
-    finally:
-        engine.dispose()
+    execute(url, f"INSERT INTO cdr ({names}) VALUES ({', '.join(':' + c for c in cols)})", rows)
 
 
 STEP = st.one_of(
@@ -181,14 +176,8 @@ def _text_dates(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_cdr_generated(url: str, rows: list[dict[str, Any]]) -> None:
-    cols = list(rows[0])
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            kinds = {c: "INTEGER" if isinstance(rows[0][c], int) else "TEXT" for c in cols}
-            conn.execute(text(f"CREATE TABLE cdr ({', '.join(f'{c} {kinds[c]}' for c in cols)})"))
-    finally:
-        engine.dispose()
+    kinds = {c: "INTEGER" if isinstance(v, int) else "TEXT" for c, v in rows[0].items()}
+    execute(url, f"CREATE TABLE cdr ({', '.join(f'{c} {k}' for c, k in kinds.items())})")
     load_more(url, [_text_dates(r) for r in rows])
 
 
@@ -205,3 +194,50 @@ def test_other_settings_never_match_a_stored_window(databases: Databases, tmp_pa
     moved = replace(quick, sources={"default": source})
     assert jobs.sync.run(moved) == 0
     assert not last_run(quick).get("window_unchanged")
+
+
+def test_the_fast_path_finds_a_ledger_whose_folder_the_config_percent_encodes(tmp_path: Path) -> None:
+    """A state URL resolved beside the config is written percent-encoded (etl/urls.py); the
+    fast path must still find the file, as the full path (SQLAlchemy) does."""
+    from etl.ledger.store import sqlite_file
+    from etl.urls import parse_db_url
+    from jobs.sync_noop import ledger_file
+
+    folder = tmp_path / "Документы 100%"
+    folder.mkdir()
+    path = folder / "cdr1c-state.sqlite"
+    path.write_bytes(b"")
+    relative = parse_db_url("sqlite:///cdr1c-state.sqlite")
+    assert relative is not None
+    url = relative.with_sqlite_file(str(path))
+    assert url is not None and "%D0%94" in url
+    assert ledger_file(url) == sqlite_file(url) == path
+    assert ledger_file(f"sqlite:///{path}") == path
+    assert ledger_file(f"{url}?mode=ro") is None  # a query: the full path decides
+    assert ledger_file("sqlite://") is None and ledger_file("sqlite:///:memory:") is None
+    assert ledger_file(f"sqlite:///{folder / 'absent.sqlite'}") is None
+
+
+def test_the_window_query_reads_a_source_url_as_sqlalchemy_does(tmp_path: Path) -> None:
+    """The same file, database, user and password as the full path's engine: percent-encoded
+    parts decoded (a source resolved beside the config is written so, etl/urls.py)."""
+    from sqlalchemy.engine import make_url
+
+    from etl.urls import parse_db_url
+
+    path = tmp_path / "Документы 100%" / "cdr.sqlite"
+    relative = parse_db_url("sqlite:///cdr.sqlite")
+    assert relative is not None
+    url = relative.with_sqlite_file(str(path))
+    assert url is not None and "%D0%94" in url
+    query = WindowQuery.from_url(url)
+    assert query is not None and dict(query.connect)["path"] == make_url(url).database == str(path)
+    server = "mysql+pymysql://us%40er:p%3Aw%40rd@db.example:3307/asterisk%2Dcdr"
+    mysql = WindowQuery.from_url(server)
+    expected = make_url(server)
+    assert mysql is not None and dict(mysql.connect) == {
+        "host": expected.host, "user": expected.username, "password": expected.password,
+        "port": 3307, "database": expected.database, "charset": "utf8mb4",
+    }  # fmt: skip
+    assert WindowQuery.from_url("postgresql://u@h:notaport/db") is None
+    assert WindowQuery.from_url(f"{url}?mode=ro") is None and WindowQuery.from_url("sqlite://") is None

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl
+
+from etl.urls import parse_db_url
 
 # When the cursor is an auto-increment id, rows may commit slightly out of id order under
 # concurrent inserts: re-read this many ids behind the cursor (etl/sources/sql.py uses it too).
@@ -58,31 +60,28 @@ class WindowQuery:
     def from_url(cls, url: str) -> WindowQuery | None:
         """The query for a source URL, or None where this module cannot be sure to connect as
         SQLAlchemy would (another driver, unusual query options)."""
-        scheme, _, _ = url.partition("://")
-        backend, _, driver = scheme.partition("+")
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        if backend == "sqlite":
-            path = url.partition(":///")[2].partition("?")[0]
-            if driver or not path or path == ":memory:" or path.startswith("file:") or query:
-                return None
-            return cls("sqlite", "sqlite3", (("path", path),))
-        try:
-            port = parts.port
-        except ValueError:
+        parsed = parse_db_url(url)  # as SQLAlchemy reads it: percent-encoded parts decoded
+        if parsed is None:
             return None
+        backend, _, driver = parsed.drivername.partition("+")
+        query = dict(parse_qsl(parsed.query or ""))
+        database = parsed.database or ""
+        if backend == "sqlite":
+            local = not driver and not query and parsed.host is None
+            if not local or database in ("", ":memory:") or database.startswith("file:"):
+                return None
+            return cls("sqlite", "sqlite3", (("path", database),))
         common: dict[str, Any] = {
-            "host": parts.hostname or "localhost",
-            "user": unquote(parts.username) if parts.username else None,
-            "password": unquote(parts.password) if parts.password else "",
+            "host": parsed.host or "localhost",
+            "user": parsed.username or None,
+            "password": parsed.password or "",
         }
-        database = unquote(parts.path.lstrip("/"))
         if backend in ("mysql", "mariadb") and driver in _MYSQL_DRIVERS and set(query) <= {"charset"}:
-            args = {**common, "port": port or 3306, "database": database}
+            args = {**common, "port": parsed.port or 3306, "database": database}
             args["charset"] = query.get("charset", "utf8mb4")
             return cls("mysql", _MYSQL_DRIVERS[driver], tuple(args.items()))
         if backend in ("postgresql", "postgres") and driver in _PG_DRIVERS and not query:
-            args = {**common, "port": port or 5432, "dbname": database}
+            args = {**common, "port": parsed.port or 5432, "dbname": database}
             return cls("postgresql", "psycopg", tuple((k, v) for k, v in args.items() if v is not None))
         return None
 
