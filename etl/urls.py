@@ -38,6 +38,13 @@ class DbUrl:
     def get_backend_name(self) -> str:
         return self.drivername.partition("+")[0]
 
+    def sqlite_file(self) -> str | None:
+        """The file an SQLite URL names; None for servers and in-memory databases."""
+        db = self.database
+        if self.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+            return None
+        return db
+
     def with_sqlite_file(self, path: str) -> str | None:
         """The URL naming another SQLite file, rendered as SQLAlchemy renders it; None where
         it has parts that rendering would have to reproduce (user, host, query)."""

@@ -39,12 +39,9 @@ def ledger_file(url: str) -> Path | None:
     percent-encoded (`%D0%94…` for a Cyrillic folder), which names the file once decoded."""
     parsed = parse_db_url(url)
     if parsed is None or parsed.drivername not in ("sqlite", "sqlite+pysqlite") or parsed.query:
-        return None
-    db = parsed.database
-    if parsed.host is not None or not db or db.startswith((":memory:", "file:")):
-        return None
-    path = Path(db)
-    return path if path.is_file() else None
+        return None  # another driver, or URL options: the full path knows what they mean
+    name = parsed.sqlite_file()
+    return Path(name) if name and Path(name).is_file() else None
 
 
 def nothing_new(settings: Settings, names: list[str]) -> ExitCode | None:

@@ -23,6 +23,7 @@ from etl.errors import LedgerMissing, SourceUnreachable, StoreUnreachable
 from etl.ledger.sql import upsert
 from etl.ledger.tables import cursors, metadata, runs
 from etl.secrets import mask_url
+from etl.urls import parse_db_url
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -32,12 +33,11 @@ def now_utc() -> datetime:
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file an SQLite URL names; None for servers and in-memory databases."""
-    parsed = make_url(url)
-    db = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    return Path(db)
+    """The file an SQLite URL names; None for servers, in-memory databases and URLs that are
+    not URLs (opening them reports why)."""
+    parsed = parse_db_url(url)
+    name = parsed.sqlite_file() if parsed is not None else None
+    return Path(name) if name else None
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
