@@ -18,14 +18,13 @@ from typing import Any
 
 import click
 
+from etl.api.access import ROLES, TokenFile
 from etl.errors import ConfigError, ExitCode
 
 USES = ("general",)  # only the [api] tokens_file is read: no secret of any section is needed
 
 
-def _file(ctx: Any) -> Any:
-    from etl.api.access import TokenFile
-
+def _file(ctx: Any) -> TokenFile:
     settings = ctx.load(USES)
     path: Path | None = settings.api.tokens_file if settings.api is not None else None
     if path is None:
@@ -34,8 +33,10 @@ def _file(ctx: Any) -> Any:
 
 
 def add(ctx: Any, extension: str, role: str, name: str) -> ExitCode:
+    from etl.config import AmiSettings
+
     settings = ctx.load(USES)
-    pattern = settings.ami.extension_pattern if settings.ami is not None else r"^\d{2,6}$"
+    pattern = settings.ami.extension_pattern if settings.ami is not None else AmiSettings.extension_pattern
     if not extension.isascii() or not re.fullmatch(pattern, extension):
         raise ConfigError(f"{extension!r} does not match [ami] extension_pattern {pattern}", "ami")
     rec, token = _file(ctx).add(extension, role, name)
@@ -84,9 +85,7 @@ def command(
 
     @tokens.command("add")
     @click.argument("extension")
-    @click.option(
-        "--role", type=click.Choice(["manager", "supervisor"]), default="manager", show_default=True
-    )
+    @click.option("--role", type=click.Choice(ROLES), default="manager", show_default=True)
     @click.option("--name", default="", help="who it is for (shown by `list`), e.g. the 1C user's name")
     @click.pass_obj
     def add_cmd(ctx: Any, extension: str, role: str, name: str) -> None:

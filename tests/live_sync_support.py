@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,3 @@ def sync_runs(ledger_url: str) -> list[dict[str, Any]]:
         s = json.loads(summary) if isinstance(summary, str) else summary
         out.append({"id": rid, "trigger": s.get("trigger"), "summary": s})
     return out
-
-
-def one_minute_ago() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1)

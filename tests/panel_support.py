@@ -24,7 +24,7 @@ from typing import Any
 from etl.api.access import TokenFile
 from etl.ledger.store import Ledger
 from etl.ledger.tables import calls, client_phones, clients, employees
-from etl.sandbox.ami import TOKEN, AmiDouble, Headers
+from etl.sandbox.ami import TOKEN, AmiDouble
 from tests.conftest import ROOT
 from tests.live_replay import Replay, Scenario
 from tests.test_live_process import free_port
@@ -170,7 +170,3 @@ class LiveWorld:
         self.run(self.double.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-
-
-def headers_of(action: Headers) -> dict[str, str]:
-    return dict(action)

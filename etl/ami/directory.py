@@ -9,8 +9,9 @@ live component asks on every ringing event and 1C data changes only when `sync` 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from etl.ami.routing import DirectoryMatch, ManagerDirectory
 from etl.ledger.store import Ledger
@@ -18,6 +19,22 @@ from etl.ledger.tables import client_phones, clients, employees
 from etl.phones import PhoneNormaliser
 
 CACHE_SECONDS = 60.0
+
+
+def clients_of_phone(key: str) -> Select[Any]:
+    """The 1C clients listed with the normalised number `key`, by name: each one's ref and name,
+    and its responsible manager's ref, name and extension (name and extension None when the
+    manager is not among the employees the ledger holds)."""
+    return (
+        select(
+            clients.c.ref_key, clients.c.name, clients.c.manager_ref, employees.c.name, employees.c.extension
+        )
+        .select_from(client_phones)
+        .join(clients, clients.c.ref_key == client_phones.c.client_ref)
+        .outerjoin(employees, employees.c.ref_key == clients.c.manager_ref)
+        .where(client_phones.c.phone == key)
+        .order_by(clients.c.name)
+    )
 
 
 class LedgerManagerDirectory:
@@ -43,21 +60,13 @@ class LedgerManagerDirectory:
         return match
 
     def _lookup(self, key: str) -> DirectoryMatch:
-        stmt = (
-            select(clients.c.name, clients.c.manager_ref, employees.c.extension, employees.c.name)
-            .select_from(client_phones)
-            .join(clients, clients.c.ref_key == client_phones.c.client_ref)
-            .outerjoin(employees, employees.c.ref_key == clients.c.manager_ref)
-            .where(client_phones.c.phone == key)
-            .order_by(clients.c.name)
-        )
         with self.ledger.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(clients_of_phone(key)).all()
         if not rows:
             return DirectoryMatch(None, None, f"{key} is not a 1C client's number")
-        client, manager, extension, employee = rows[0]
+        _, client, manager, employee, extension = rows[0]
         if len(rows) > 1:
-            others = ", ".join(sorted({r[0] for r in rows[1:]}))
+            others = ", ".join(sorted({r[1] for r in rows[1:]}))
             reason_more = f" (also listed for {others})"
         else:
             reason_more = ""

@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from etl.ami.directory import clients_of_phone
 from etl.e1cib import NAME_RE, href
 from etl.ledger.store import Ledger
-from etl.ledger.tables import calls, client_phones, clients, employees
+from etl.ledger.tables import calls
 from etl.phones import PhoneNormaliser
 
 LAST_CALLS = 5
@@ -55,14 +56,7 @@ class CardSource:
     def card(self, number: str) -> dict[str, Any]:
         key = self.normaliser.external(number) or number.strip()
         with self.ledger.engine.connect() as conn:
-            found = conn.execute(
-                select(clients.c.ref_key, clients.c.name, employees.c.name, employees.c.extension)
-                .select_from(client_phones)
-                .join(clients, clients.c.ref_key == client_phones.c.client_ref)
-                .outerjoin(employees, employees.c.ref_key == clients.c.manager_ref)
-                .where(client_phones.c.phone == key)
-                .order_by(clients.c.name)
-            ).first()
+            found = conn.execute(clients_of_phone(key)).first()
             rows = conn.execute(
                 select(
                     calls.c.linkedid,
@@ -78,7 +72,7 @@ class CardSource:
             ).all()
         client = None
         if found is not None:
-            ref, name, manager, extension = found
+            ref, name, _, manager, extension = found
             client = {
                 "ref": ref,
                 "name": name,

@@ -210,8 +210,7 @@ class Publication:
             if k in es.rows:
                 self.stats.duplicates += 1
                 raise OnecError(400, "15", "Запись с такими значениями ключевых полей уже существует")
-            es.rows[k] = row
-            self._log({"put": es.name, "row": row})
+            self.put(es, k, row)
             if es.name == self.register:
                 self.stats.creates += 1
                 self.stats.created_keys.append(k)
