@@ -80,12 +80,10 @@ def row_id(r: dict[str, Any]) -> str:
     return f"{r['uniqueid']}#{r.get('sequence', 0)}"
 
 
-def put_rows(
-    ledger: Ledger, rows: list[dict[str, Any]], source: str = "pbx", loaded_us: int | None = None
-) -> None:
+def put_rows(ledger: Ledger, rows: list[dict[str, Any]], source: str = "pbx") -> None:
     """Insert CDR rows (capture dicts or hand-made ones) into `cdr_rows`, loaded now (as a
-    sync stamps them) unless `loaded_us` says when."""
-    stamp = now_us() if loaded_us is None else loaded_us
+    sync stamps them)."""
+    stamp = now_us()
     out = []
     for r in rows:
         rec: dict[str, Any] = {c: str(r.get(c) or "") for c in CDR_TEXT_COLUMNS}

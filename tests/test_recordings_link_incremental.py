@@ -270,3 +270,21 @@ def test_a_run_that_dies_leaves_links_and_mark_as_they_were(
         assert (again.rows, again.relinked_calls, again.calls) == (1, 1, 1)
     finally:
         ledger.close()
+
+
+def test_calls_that_got_a_recording_are_queued_for_1c_again(ledger_url: str) -> None:
+    """Every leg of a call that just got a recording goes back to the outbox, and nothing else:
+    1C holds the record already and gets its path in the next delivery."""
+    from etl.ledger.tables import outbox
+    from jobs.stages import _requeue_calls
+
+    ledger = Ledger.open(ledger_url)
+    try:
+        put_rows(ledger, [leg(0, 0, sequence=1), leg(0, 1, sequence=2), leg(1, 2, sequence=3)])
+        assert _requeue_calls(ledger, "pbx", set()) == 0
+        assert _requeue_calls(ledger, "pbx", {"1795600000.1"}) == 2
+        with ledger.engine.connect() as conn:
+            queued = sorted(tuple(r) for r in conn.execute(select(outbox.c.source, outbox.c.row_id)))
+        assert queued == [("pbx", "1795600000.1#1"), ("pbx", "1795600000.2#2")]
+    finally:
+        ledger.close()

@@ -1,7 +1,7 @@
 """The scan's journal of files it added, changed, re-tagged or removed (`recording_changes`),
 written in the scan's own transactions and read by the next link of each source: a file can
 only change the links of the calls whose rows name its stem or path, carry its uniqueid, or
-are linked to it already (etl/recordings/affected.py)."""
+are linked to it already (`_calls_reached` in etl/recordings/linker.py)."""
 
 from __future__ import annotations
 

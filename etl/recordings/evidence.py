@@ -51,8 +51,13 @@ def name_key(stem: str) -> str:
 
 def ref_key(ref: names.Reference) -> str:
     if ref.is_path:
-        return names.path_id(ref.value.encode("utf-8", "surrogateescape"))
+        return _path_id(ref)
     return name_key(names.split_name(ref.value)[0])
+
+
+def _path_id(ref: names.Reference) -> str:
+    """The index key of the file a path reference names."""
+    return names.path_id(ref.value.encode("utf-8", "surrogateescape"))
 
 
 Refs = dict[str, list[tuple[str, int, names.Reference, str]]]
@@ -157,12 +162,7 @@ class _Index:
 
     def __init__(self, conn: Connection, refs: Refs, uniqueids: list[str]) -> None:
         wanted_names = {ref.value for lst in refs.values() for _, _, ref, _ in lst if not ref.is_path}
-        wanted_paths = {
-            names.path_id(ref.value.encode("utf-8", "surrogateescape"))
-            for lst in refs.values()
-            for _, _, ref, _ in lst
-            if ref.is_path
-        }
+        wanted_paths = {_path_id(ref) for lst in refs.values() for _, _, ref, _ in lst if ref.is_path}
         self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.paths: set[str] = set()
@@ -187,7 +187,7 @@ class _Index:
 
     def resolve(self, ref: names.Reference) -> str | None:
         if ref.is_path:
-            pid = names.path_id(ref.value.encode("utf-8", "surrogateescape"))
+            pid = _path_id(ref)
             return pid if pid in self.paths else None
         # Exact name first (a case-insensitive collation may return x.wav for x.WAV), then
         # the same stem with another audio extension.

@@ -134,11 +134,21 @@ def _rebuild(
     return marks.Mark(loaded_us, change_seq, fp, len(after), None)
 
 
-def _linked_calls(conn: Connection, source: str, calls: list[str] | None = None) -> set[str]:
+def _linked_calls(conn: Connection, source: str) -> set[str]:
     stmt = select(recording_links.c.linkedid).where(recording_links.c.source == source)
-    if calls is not None:
-        stmt = stmt.where(recording_links.c.linkedid.in_(calls))
     return set(conn.execute(stmt.distinct()).scalars())
+
+
+def _links_of(conn: Connection, source: str, calls: list[str]) -> tuple[set[str], set[str]]:
+    """The calls among `calls` that have a link, and the files they are linked to (one query)."""
+    lk = recording_links.c
+    pairs = conn.execute(select(lk.linkedid, lk.path_id).where(lk.source == source, lk.linkedid.in_(calls)))
+    linked: set[str] = set()
+    files: set[str] = set()
+    for linkedid, path_id in pairs:
+        linked.add(linkedid)
+        files.add(path_id)
+    return linked, files
 
 
 # --- only what changed --------------------------------------------------------------------
@@ -169,13 +179,9 @@ def _relink_changed(
         calls |= _calls_reached(conn, source, noted) | lost
         files.update(n.path_id for n in noted)
     for batch in chunked(sorted(calls)):
-        before = _linked_calls(conn, source, batch) | (lost & set(batch))
-        old = conn.execute(
-            select(recording_links.c.path_id).where(
-                recording_links.c.source == source, recording_links.c.linkedid.in_(batch)
-            )
-        ).scalars()
-        files.update(old)
+        had, old_files = _links_of(conn, source, batch)
+        before = had | (lost & set(batch))
+        files.update(old_files)
         conn.execute(
             delete(recording_links).where(
                 recording_links.c.source == source, recording_links.c.linkedid.in_(batch)
@@ -198,15 +204,9 @@ def _relink_changed(
         )
         for part in chunked(rows, CHUNK):
             link_rows(conn, settings, source, [Row.of(r) for r in part], s)
-        files.update(
-            conn.execute(
-                select(recording_links.c.path_id).where(
-                    recording_links.c.source == source, recording_links.c.linkedid.in_(batch)
-                )
-            ).scalars()
-        )
+        after, new_files = _links_of(conn, source, batch)
+        files.update(new_files)
         check_durations(conn, settings, source, batch)
-        after = _linked_calls(conn, source, batch)
         mark.calls += len(after) - len(before)
         s.got_recording.update((source, c) for c in after - before)
     s.relinked_calls += len(calls)

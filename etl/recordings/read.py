@@ -50,7 +50,8 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
         linkedids = sorted({r.linkedid for r in rows})
         best_by_row: dict[str, tuple[Any, ...]] = {}
         best_by_call: dict[str, tuple[Any, ...]] = {}
-        for lb in chunked(linkedids):
+        flagged: dict[tuple[str, str], str] = {}
+        for lb in chunked(linkedids):  # the calls' links, and their missing/refused problems
             for r in conn.execute(
                 select(
                     recording_links.c.row_id,
@@ -70,8 +71,6 @@ def recording_fields(conn: Connection, source: str, row_ids: Iterable[str]) -> d
                     best_by_row[r.row_id] = cand
                 if r.linkedid not in best_by_call or cand[0] < best_by_call[r.linkedid][0]:
                     best_by_call[r.linkedid] = cand
-        flagged: dict[tuple[str, str], str] = {}
-        for lb in chunked(linkedids):
             for p in conn.execute(
                 select(
                     recording_problems.c.linkedid,
